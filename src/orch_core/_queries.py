@@ -1,0 +1,258 @@
+"""Read-only questions about the state, answered as views (see :mod:`._views`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Literal
+
+from returns.result import Failure, Result, Success
+
+from ._access import find_agent, find_session, may_see, owned_sessions
+from ._commands import Decision, StopTurn
+from ._errors import OrchError, not_found
+from ._events import AgentDeleted, SessionDeleted
+from ._ids import ConversationId, TurnId
+from ._lifecycle import AGENT_STATE_WHEN_TURN_RUNNING, TurnStatus
+from ._model import Agent, Conversation, Principal, State, Totals, Turn, Usage
+from ._views import (
+    AgentView,
+    ConversationView,
+    CurrentTurnView,
+    DeletedView,
+    LiveActivity,
+    ReplyView,
+    SessionSummary,
+    SessionView,
+    TokenTotals,
+    TotalsView,
+    TranscriptTurn,
+    TranscriptView,
+    TurnResult,
+    iso,
+)
+
+
+def session_status(
+    state: State,
+    principal: Principal,
+    session_id: str,
+    *,
+    now: float,
+    live: Mapping[TurnId, LiveActivity],
+) -> Result[SessionView, OrchError]:
+    """The session with every agent's state, current turn, last reply and totals."""
+    return find_session(state, principal, session_id).map(
+        lambda session: SessionView(
+            session_id=session.id,
+            name=session.name,
+            root_path=session.root_path,
+            description=session.description,
+            created_at=iso(session.created_at),
+            agents=[
+                agent_view(state, state.agents[a], now=now, live=live) for a in session.agent_ids
+            ],
+            totals=_totals(_sum(state.agents[a].totals for a in session.agent_ids)),
+        )
+    )
+
+
+def list_sessions(state: State, principal: Principal) -> list[SessionSummary]:
+    """The principal's sessions, oldest first, with agent counts."""
+    sessions = sorted(owned_sessions(state, principal), key=lambda s: (s.created_at, s.id))
+    return [
+        SessionSummary(
+            session_id=s.id,
+            name=s.name,
+            root_path=s.root_path,
+            created_at=iso(s.created_at),
+            agent_count=len(s.agent_ids),
+            agents_running=sum(1 for a in s.agent_ids if state.agents[a].running_turn_id),
+        )
+        for s in sessions
+    ]
+
+
+def agent_view(
+    state: State, agent: Agent, *, now: float, live: Mapping[TurnId, LiveActivity]
+) -> AgentView:
+    """One agent as ``get_session_status`` shows it."""
+    current = None
+    if agent.running_turn_id is not None:
+        turn = state.turns[agent.running_turn_id]
+        activity = live.get(turn.id)
+        current = CurrentTurnView(
+            turn_id=turn.id,
+            number=turn.number,
+            started_at=iso(turn.started_at),
+            elapsed_seconds=round(max(0.0, now - turn.started_at), 3),
+            last_activity=None if activity is None else activity.description,
+            last_activity_at=None if activity is None else iso(activity.at),
+            tool_uses=0 if activity is None else activity.tool_uses,
+        )
+    last = _last_finished(state, agent)
+    return AgentView(
+        agent_id=agent.id,
+        session_id=agent.session_id,
+        name=agent.name,
+        role=agent.role,
+        model=agent.model,
+        permission_mode=agent.permission_mode,
+        state=AGENT_STATE_WHEN_TURN_RUNNING[agent.running_turn_id is not None],
+        created_at=iso(agent.created_at),
+        current_turn=current,
+        last_reply=None if last is None else reply_view(last),
+        conversation=_conversation_view(state.conversations[agent.conversation_id]),
+        archived_conversations=[
+            _conversation_view(state.conversations[c]) for c in agent.archived_conversation_ids
+        ],
+        totals=_totals(agent.totals),
+    )
+
+
+def reply_view(turn: Turn) -> ReplyView:
+    """How a turn ended (or that it has not yet)."""
+    return ReplyView(
+        turn_id=turn.id,
+        number=turn.number,
+        status=turn.status,
+        reply=turn.reply,
+        error_code=turn.error_code,
+        error=turn.error,
+        cost_usd=turn.cost_usd,
+        duration_ms=turn.duration_ms,
+        finished_at=iso(turn.finished_at),
+        permission_denials=list(turn.permission_denials),
+    )
+
+
+def transcript(
+    state: State, principal: Principal, agent_id: str
+) -> Result[TranscriptView, OrchError]:
+    """The agent's current conversation, turn by turn."""
+    return find_agent(state, principal, agent_id).map(
+        lambda agent: _transcript(state, state.conversations[agent.conversation_id])
+    )
+
+
+def conversation_transcript(
+    state: State, principal: Principal, conversation_id: str
+) -> Result[TranscriptView, OrchError]:
+    """Any conversation of the principal's agents, archived ones included."""
+    conversation = state.conversations.get(ConversationId(conversation_id))
+    if conversation is None:
+        return Failure(not_found("conversation", conversation_id))
+    agent = state.agents[conversation.agent_id]
+    if not may_see(principal, state.sessions[agent.session_id]):
+        return Failure(not_found("conversation", conversation_id))
+    return Success(_transcript(state, conversation))
+
+
+def deleted_view(decision: Decision, state: State) -> DeletedView:
+    """What a delete decision removes, for the tool's reply."""
+    sessions = [e.session_id for e in decision.events if isinstance(e, SessionDeleted)]
+    agents = [e.agent_id for e in decision.events if isinstance(e, AgentDeleted)]
+    agents += [a for s in sessions for a in state.sessions[s].agent_ids]
+    return DeletedView(
+        deleted_session_ids=list(sessions),
+        deleted_agent_ids=list(agents),
+        cancelled_turn_ids=[e.turn_id for e in decision.effects if isinstance(e, StopTurn)],
+    )
+
+
+def _transcript(state: State, conversation: Conversation) -> TranscriptView:
+    return TranscriptView(
+        agent_id=conversation.agent_id,
+        conversation_id=conversation.id,
+        status=conversation.status.value,
+        turns=[_transcript_turn(state.turns[t]) for t in conversation.turn_ids],
+    )
+
+
+def _transcript_turn(turn: Turn) -> TranscriptTurn:
+    return TranscriptTurn(
+        turn_id=turn.id,
+        number=turn.number,
+        message=turn.message,
+        status=turn.status,
+        reply=turn.reply,
+        error_code=turn.error_code,
+        error=turn.error,
+        cost_usd=turn.cost_usd,
+        duration_ms=turn.duration_ms,
+        started_at=iso(turn.started_at),
+        finished_at=iso(turn.finished_at),
+        permission_denials=list(turn.permission_denials),
+    )
+
+
+def _last_finished(state: State, agent: Agent) -> Turn | None:
+    if agent.last_turn_id is None:
+        return None
+    turn = state.turns.get(agent.last_turn_id)
+    if turn is not None and turn.status is TurnStatus.RUNNING:
+        # The last reply is the one before the running turn, if any.
+        turn_ids = state.conversations[turn.conversation_id].turn_ids
+        earlier = [state.turns[t] for t in turn_ids if t != turn.id]
+        return earlier[-1] if earlier else None
+    return turn
+
+
+def _conversation_view(conversation: Conversation) -> ConversationView:
+    return ConversationView(
+        conversation_id=conversation.id,
+        turns=len(conversation.turn_ids),
+        created_at=iso(conversation.created_at),
+        archived_at=iso(conversation.archived_at),
+    )
+
+
+def _sum(all_totals: Iterable[Totals]) -> Totals:
+    result = Totals()
+    for t in all_totals:
+        result = Totals(
+            turns=result.turns + t.turns,
+            cost_usd=result.cost_usd + t.cost_usd,
+            usage=result.usage + t.usage,
+        )
+    return result
+
+
+def _totals(totals: Totals) -> TotalsView:
+    usage: Usage = totals.usage
+    return TotalsView(
+        turns=totals.turns,
+        cost_usd=round(totals.cost_usd, 6),
+        tokens=TokenTotals(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_input_tokens=usage.cache_read_input_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        ),
+    )
+
+
+def turn_result(turn: Turn, *, now: float) -> TurnResult:
+    """A turn as ``send_message_to_agent`` reports it."""
+    status: Literal["completed", "failed", "running"]
+    if turn.status is TurnStatus.RUNNING:
+        status = "running"
+    elif turn.status is TurnStatus.COMPLETED:
+        status = "completed"
+    else:
+        status = "failed"
+    end = now if turn.finished_at is None else turn.finished_at
+    return TurnResult(
+        status=status,
+        turn_status=turn.status,
+        agent_id=turn.agent_id,
+        turn_id=turn.id,
+        conversation_id=turn.conversation_id,
+        turn_number=turn.number,
+        reply=turn.reply,
+        error_code=turn.error_code,
+        error=turn.error,
+        cost_usd=None if turn.status is TurnStatus.RUNNING else turn.cost_usd,
+        duration_ms=turn.duration_ms,
+        elapsed_seconds=round(max(0.0, end - turn.started_at), 3),
+        permission_denials=list(turn.permission_denials),
+    )

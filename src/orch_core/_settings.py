@@ -1,0 +1,250 @@
+"""Every knob of orch, validated once, when the value is built.
+
+A ``Settings`` value that exists is a valid one: the attrs validators (in
+``_settings_checks``) run at construction, so nothing downstream re-checks a
+timeout or a limit. Values arrive from a TOML file and the environment (read by
+the shell); this module turns that plain mapping into ``Settings`` and says, by
+dotted TOML key, what was wrong. Each field's ``metadata["doc"]`` is written
+above its key in the default ``orch.toml``, so that template cannot drift.
+
+>>> Settings().claude.command
+('claude',)
+>>> settings_from_mapping({"claude": {"command": "npx -y claude"}}).unwrap().claude.command
+('npx', '-y', 'claude')
+>>> settings_from_mapping({"limits": {"max_agents_per_session": 0}}).failure()
+SettingsError(key='limits.max_agents_per_session', message='must be greater than 0, got 0')
+>>> settings_from_mapping({"server": {"nonsense": 1}}).failure().key
+'server.nonsense'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import cattrs
+from attrs import Factory, field, fields, frozen
+from cattrs.errors import AttributeValidationNote, ClassValidationError, ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn, override
+from returns.result import Failure, Result, Success
+
+from . import _settings_checks as checks
+from ._settings_checks import LOG_LEVELS, PERMISSION_MODES, InvalidSettingError
+
+DOC: Final = "doc"
+"""The attrs metadata key holding a field's one-line explanation for users."""
+
+
+@frozen(kw_only=True)
+class Limits:
+    """Caps on what one client can make the server hold, so no client exhausts it."""
+
+    max_sessions_per_principal: int = field(
+        default=32, validator=checks.positive, metadata={DOC: "Open sessions one client may hold."}
+    )
+    max_agents_per_session: int = field(
+        default=16,
+        validator=checks.positive,
+        metadata={DOC: "Agents (Claude Code processes) per session."},
+    )
+    max_message_bytes: int = field(
+        default=102_400,
+        validator=checks.positive,
+        metadata={DOC: "Largest message to an agent, in UTF-8 bytes."},
+    )
+    max_role_bytes: int = field(
+        default=8_192,
+        validator=checks.positive,
+        metadata={DOC: "Largest agent role prompt, in UTF-8 bytes."},
+    )
+    max_name_chars: int = field(
+        default=64,
+        validator=checks.positive,
+        metadata={DOC: "Longest session name, in characters."},
+    )
+    max_description_bytes: int = field(
+        default=4_096,
+        validator=checks.positive,
+        metadata={DOC: "Largest session description, in UTF-8 bytes."},
+    )
+
+
+@frozen(kw_only=True)
+class ClaudeSettings:
+    """How agents are run: the Claude Code CLI, its time limits and output caps."""
+
+    command: tuple[str, ...] = field(
+        default=("claude",),
+        validator=checks.command,
+        metadata={
+            DOC: "The Claude Code CLI: a program and arguments (a string is split like a shell)."
+        },
+    )
+    turn_timeout_seconds: float = field(
+        default=1800.0,
+        validator=checks.positive,
+        metadata={DOC: "A turn running longer than this is stopped."},
+    )
+    kill_grace_seconds: float = field(
+        default=5.0,
+        validator=checks.grace,
+        metadata={DOC: "Seconds between asking an agent to stop (SIGTERM) and killing it (0-300)."},
+    )
+    permission_modes: tuple[str, ...] = field(
+        default=("default", "acceptEdits", "plan"),
+        validator=checks.modes,
+        metadata={
+            DOC: "Permission modes clients may choose. Known: " + ", ".join(PERMISSION_MODES) + "."
+        },
+    )
+    max_line_bytes: int = field(
+        default=8 * 1024 * 1024,
+        validator=checks.positive,
+        metadata={DOC: "Longest line of CLI output accepted; a longer one fails the turn."},
+    )
+    max_reply_bytes: int = field(
+        default=1024 * 1024,
+        validator=checks.positive,
+        metadata={DOC: "Largest reply kept from one turn; the rest is cut off."},
+    )
+    stderr_tail_bytes: int = field(
+        default=8_192,
+        validator=checks.positive,
+        metadata={DOC: "How much of an agent's stderr is kept to explain a failure."},
+    )
+    env_passthrough: tuple[str, ...] = field(
+        default=(),
+        validator=checks.env_names,
+        metadata={DOC: "Extra environment variable names passed on to agents."},
+    )
+
+
+@frozen(kw_only=True)
+class ServerSettings:
+    """The server's own behaviour: where agents may work, logging, waiting."""
+
+    allowed_roots: tuple[str, ...] = field(
+        default=(),
+        validator=checks.absolute,
+        metadata={DOC: "Absolute directories agents may work in; empty means your home directory."},
+    )
+    log_level: str = field(
+        default="info",
+        validator=checks.log_level,
+        metadata={DOC: "Log detail on stderr: " + ", ".join(LOG_LEVELS) + "."},
+    )
+    default_wait_seconds: float = field(
+        default=25.0,
+        validator=checks.positive,
+        metadata={
+            DOC: "How long a tool call waits for a reply before returning a 'still running'."
+        },
+    )
+
+
+@frozen(kw_only=True)
+class Settings:
+    """All settings; one attribute per ``[section]`` of ``orch.toml``."""
+
+    server: ServerSettings = Factory(ServerSettings)
+    claude: ClaudeSettings = Factory(ClaudeSettings)
+    limits: Limits = Factory(Limits)
+
+
+@frozen(kw_only=True)
+class SettingsError:
+    """Why settings were refused: the dotted TOML key (or file) and what is wrong.
+
+    >>> SettingsError(key="server.log_level", message="must be one of debug, info").describe()
+    'server.log_level: must be one of debug, info'
+    """
+
+    key: str
+    message: str
+
+    def describe(self) -> str:
+        """The one line a user sees, e.g. after ``orch: config error:``."""
+        return f"{self.key}: {self.message}"
+
+
+def settings_from_mapping(data: Mapping[str, object]) -> Result[Settings, SettingsError]:
+    """Build ``Settings`` from parsed TOML; missing keys keep their defaults.
+
+    Types are strict (``true`` is not a number, ``"5"`` is not an integer) and
+    unknown keys are refused, because a misspelt key silently ignored is a
+    setting the user believes in but does not have. Only the first problem is
+    reported, under its dotted key.
+
+    >>> loaded = settings_from_mapping({"claude": {"command": ["claude", "--verbose"]}})
+    >>> loaded.unwrap().claude.command
+    ('claude', '--verbose')
+    >>> settings_from_mapping({"claude": {"turn_timeout_seconds": "soon"}}).failure().describe()
+    "claude.turn_timeout_seconds: must be a number, got 'soon'"
+    """
+    try:
+        return Success(_CONVERTER.structure(data, Settings))
+    except (ClassValidationError, InvalidSettingError) as error:
+        return Failure(_first_error(error, ()))
+
+
+def settings_to_mapping(settings: Settings) -> dict[str, Any]:
+    """The plain, TOML-shaped form of ``settings`` (tuples become lists).
+
+    >>> settings_to_mapping(Settings())["server"]["allowed_roots"]
+    []
+    """
+    unstructured: dict[str, Any] = _CONVERTER.unstructure(settings)
+    return unstructured
+
+
+def _first_error(error: BaseException, path: tuple[str, ...]) -> SettingsError:
+    """Walk cattrs' exception groups down to the first leaf, collecting the key path."""
+    if isinstance(error, ClassValidationError):
+        inner = error.exceptions[0]
+        notes = getattr(inner, "__notes__", ())
+        names = tuple(note.name for note in notes if isinstance(note, AttributeValidationNote))
+        return _first_error(inner, path + names)
+    if isinstance(error, ForbiddenExtraKeysError):
+        known = ", ".join(attribute.name for attribute in fields(error.cl))
+        key = min(error.extra_fields)
+        return SettingsError(key=_dotted((*path, key)), message=f"unknown setting (known: {known})")
+    name = error.name if isinstance(error, InvalidSettingError) and error.name else None
+    return SettingsError(key=_dotted((*path, name) if name else path), message=str(error))
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path) or "(top level)"
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(int, checks.structure_int)
+    converter.register_structure_hook(float, checks.structure_float)
+    converter.register_structure_hook(str, checks.structure_str)
+    # tuple[str, ...] is not a class, so it is matched by a predicate, not dispatch.
+    converter.register_structure_hook_func(checks.is_strings, checks.structure_strings)
+    command = override(struct_hook=checks.structure_command)
+    claude = make_dict_structure_fn(ClaudeSettings, converter, command=command)
+    converter.register_structure_hook(ClaudeSettings, checks.structure_table(claude))
+    # Sections before Settings: its generated function captures their hooks.
+    for cls in (Limits, ServerSettings, Settings):
+        generated = make_dict_structure_fn(cls, converter)
+        converter.register_structure_hook(cls, checks.structure_table(generated))
+    return converter
+
+
+_CONVERTER: Final = _make_converter()
+
+__all__ = [
+    "DOC",
+    "LOG_LEVELS",
+    "PERMISSION_MODES",
+    "ClaudeSettings",
+    "InvalidSettingError",
+    "Limits",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "settings_from_mapping",
+    "settings_to_mapping",
+]

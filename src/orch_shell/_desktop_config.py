@@ -1,0 +1,77 @@
+"""The ``mcpServers`` entry that makes Claude Desktop start ``orch serve``.
+
+Claude Desktop starts servers with a minimal environment (on macOS a PATH of
+roughly ``/usr/bin:/bin``) and no shell profile. So the entry spells out every
+path: the absolute ``orch`` script, the absolute claude executable, and a PATH
+in which ``#!/usr/bin/env node`` (the npm claude script's first line) finds node.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from orch_core._settings import Settings
+
+from ._paths import OrchPaths
+
+
+@frozen(kw_only=True)
+class DesktopConfig:
+    """The JSON block to print, and warnings for the user (to stderr)."""
+
+    block: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def orch_command() -> tuple[str, list[str]]:
+    """How to start this very install of orch: its console script, else ``python -m``."""
+    scripts = Path(sys.executable).absolute().parent
+    for name in ("orch", "orch.exe"):
+        if (scripts / name).is_file():
+            return str(scripts / name), []
+    return str(Path(sys.executable).absolute()), ["-m", "orch_shell"]
+
+
+def desktop_config(
+    settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
+) -> DesktopConfig:
+    """The entry for ``claude_desktop_config.json``, resolved against ``environ``'s PATH."""
+    warnings: list[str] = []
+    search_path = environ.get("PATH", os.defpath)
+    command, arguments = orch_command()
+    env: dict[str, str] = {"ORCH_HOME": str(paths.home)}
+    first_dirs: list[str] = []
+    program, *rest = settings.claude.command
+    claude = shutil.which(program, path=search_path)
+    if claude is None:
+        warnings.append(
+            f"warning: {program!r} was not found on PATH, so ORCH_CLAUDE_COMMAND is left out; "
+            "run `orch doctor` for how to fix it, then run this command again"
+        )
+    else:
+        claude_path = Path(claude).absolute()
+        # Quoted: the server shlex-splits this, and macOS home paths may hold spaces.
+        env["ORCH_CLAUDE_COMMAND"] = shlex.join([str(claude_path), *rest])
+        first_dirs.append(str(claude_path.parent))
+    node = shutil.which("node", path=search_path)
+    if node is not None:
+        first_dirs.append(str(Path(node).absolute().parent))
+    # The user's own PATH follows, so agents find the same tools (git, uv, ...)
+    # as in the terminal where this command was run.
+    entries = [*first_dirs, *search_path.split(os.pathsep)]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(entry for entry in entries if entry))
+    if not paths.pinned and paths.config_file.parent != paths.home and paths.config_file.exists():
+        warnings.append(
+            f"note: the server will read {paths.home / paths.config_file.name}, "
+            f"not {paths.config_file}; move your settings there"
+        )
+    server = {"command": command, "args": [*arguments, "serve"], "env": env}
+    return DesktopConfig(block={"mcpServers": {"orch": server}}, warnings=tuple(warnings))

@@ -1,0 +1,253 @@
+"""The orchestrator: the one place where decisions become durable and effects happen.
+
+Every change follows the same path (STYLE: decide, then evolve):
+
+1. ``decide`` on the current state, under one lock (a single writer);
+2. if the decision stops turns, stop their process groups *outside* the lock,
+   then decide again (the world may have moved on while we waited);
+3. record the events in the store (one transaction), evolve the in-memory state;
+4. start the turns the decision starts, still under the lock, so no other
+   command can see a running turn that has no process yet.
+
+A store failure leaves both the file and the memory as they were and becomes
+``UNAVAILABLE``; nothing is half-done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import attrs
+import structlog
+from returns.result import Failure, Result, Success
+
+from orch_core import (
+    Command,
+    Decision,
+    EndTurn,
+    ErrorCode,
+    OrchError,
+    Policy,
+    ProcessInfo,
+    RecordProcess,
+    Settings,
+    StartTurn,
+    State,
+    StopTurn,
+    TurnId,
+    TurnReport,
+    TurnStatus,
+    Usage,
+    decide,
+    replay,
+)
+
+from ._store import Store, StoreError
+from ._turn_process import RunningTurn, kill_stale_group
+from ._turns import LiveTurns
+
+log = structlog.get_logger("orch.orchestrator")
+
+_OUTCOMES = {
+    "completed": (TurnStatus.COMPLETED, None),
+    "failed": (TurnStatus.FAILED, ErrorCode.TURN_FAILED.value),
+    "timeout": (TurnStatus.TIMEOUT, ErrorCode.TURN_TIMEOUT.value),
+    "cancelled": (TurnStatus.CANCELLED, None),
+}
+
+
+@attrs.frozen(kw_only=True)
+class Applied:
+    """A decision that was recorded, with the state it was decided on."""
+
+    decision: Decision
+    before: State
+
+
+class Orchestrator:
+    """Owns the state, the store and the live turns; tools call :meth:`execute`."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        settings: Settings,
+        policy: Policy,
+        live: LiveTurns,
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = store
+        self._state = store.load()
+        self._settings = settings
+        self.policy = policy
+        self.live = live
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._watchers: set[asyncio.Task[None]] = set()
+        self.accepting = True
+
+    @property
+    def state(self) -> State:
+        """The current state (an immutable value: safe to read at any time)."""
+        return self._state
+
+    async def execute(self, command: Command) -> Result[Applied, OrchError]:
+        """Decide ``command``, stop what must stop, record, then start turns."""
+        for _ in range(5):
+            async with self._lock:
+                decided = decide(self._state, command, self.policy)
+                if isinstance(decided, Failure):
+                    return Failure(decided.failure())
+                decision = decided.unwrap()
+                stops = [e.turn_id for e in decision.effects if isinstance(e, StopTurn)]
+                pending = [t for t in stops if self.live.needs_stop(t)]
+                if not pending:
+                    before = self._state
+                    committed = self._commit(decision)
+                    if isinstance(committed, Failure):
+                        return Failure(committed.failure())
+                    for turn_id in stops:
+                        self.live.finished(turn_id)
+                    await self._start_turns(decision)
+                    return Success(Applied(decision=decision, before=before))
+            await self.live.stop(pending)
+        return Failure(OrchError(code=ErrorCode.UNAVAILABLE, message="the server is busy; retry"))
+
+    def _commit(self, decision: Decision) -> Result[None, OrchError]:
+        try:
+            self._store.apply(decision.events)
+        except StoreError as error:
+            log.error("store write failed", error=str(error), cause=repr(error.__cause__))
+            return Failure(
+                OrchError(
+                    code=ErrorCode.UNAVAILABLE,
+                    message="orch could not save the change, so nothing was changed; check "
+                    "the data folder's free space and permissions (`orch doctor`)",
+                    detail=repr(error.__cause__),
+                )
+            )
+        self._state = replay(decision.events, self._state)
+        return Success(None)
+
+    def _decide_commit(self, command: Command) -> Result[None, OrchError]:
+        """Decide and record a command that has no effects (runtime facts)."""
+        return decide(self._state, command, self.policy).bind(self._commit)
+
+    async def _start_turns(self, decision: Decision) -> None:
+        for effect in decision.effects:
+            if isinstance(effect, StartTurn):
+                await self._start_turn(effect)
+
+    async def _start_turn(self, effect: StartTurn) -> None:
+        self.live.expect(effect.turn_id)
+        started = await self.live.launch(effect)
+        if isinstance(started, Failure):
+            failure = started.failure()
+            log.warning("turn could not start", turn_id=effect.turn_id, reason=failure.message)
+            self._record_end(
+                EndTurn(
+                    turn_id=effect.turn_id,
+                    status=TurnStatus.FAILED,
+                    now=self.clock(),
+                    error_code=ErrorCode.UNAVAILABLE.value,
+                    error=f"{failure.message}; set claude.command in orch.toml or "
+                    "ORCH_CLAUDE_COMMAND, and check `orch doctor`",
+                )
+            )
+            return
+        running = started.unwrap()
+        process = ProcessInfo(pid=running.pid, pgid=running.pgid, start_time=running.start_time)
+        recorded = self._decide_commit(RecordProcess(turn_id=effect.turn_id, process=process))
+        if isinstance(recorded, Failure):
+            log.error("could not record a turn's process", turn_id=effect.turn_id)
+        task = asyncio.create_task(self._watch(effect.turn_id, running))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _watch(self, turn_id: TurnId, running: RunningTurn) -> None:
+        report = await running.wait()
+        async with self._lock:
+            if turn_id in self.live.stopping or self.live.handle(turn_id) is not running:
+                return  # whoever stopped it records its end
+            self._record_end(end_turn_command(turn_id, report, now=self.clock()))
+
+    def _record_end(self, command: EndTurn) -> None:
+        ended = self._decide_commit(command)
+        if isinstance(ended, Failure):
+            # The turn was deleted with its agent meanwhile: nothing left to record.
+            log.info("turn end not recorded", turn_id=command.turn_id, reason=str(ended.failure()))
+        self.live.finished(command.turn_id)
+
+    async def recover(self) -> list[TurnId]:
+        """After a crash: kill surviving process groups of turns left running
+        (only when the pid's start time matches), and mark the turns interrupted."""
+        running = [t for t in self._state.turns.values() if t.status is TurnStatus.RUNNING]
+        grace = self._settings.claude.kill_grace_seconds
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(kill_stale_group, p.pid, p.pgid, p.start_time, grace)
+                for p in (t.process for t in running)
+                if p is not None
+            )
+        )
+        async with self._lock:
+            for turn in running:
+                self._record_end(
+                    EndTurn(
+                        turn_id=turn.id,
+                        status=TurnStatus.INTERRUPTED,
+                        now=self.clock(),
+                        error="the orch server stopped while this turn was running; send the "
+                        "message again if it is still needed",
+                    )
+                )
+        return [t.id for t in running]
+
+    async def shutdown(self) -> None:
+        """Stop taking calls, cancel running turns (TERM, grace, KILL), record them
+        ``cancelled``, and close the store."""
+        self.accepting = False
+        await self.live.stop(self.live.live_ids())
+        async with self._lock:
+            for turn in list(self._state.turns.values()):
+                if turn.status is TurnStatus.RUNNING:
+                    self._record_end(
+                        EndTurn(
+                            turn_id=turn.id,
+                            status=TurnStatus.CANCELLED,
+                            now=self.clock(),
+                            error="cancelled: the orch server shut down while this turn ran",
+                        )
+                    )
+        if self._watchers:
+            await asyncio.gather(*self._watchers, return_exceptions=True)
+        self._store.close()
+
+
+def end_turn_command(turn_id: TurnId, report: TurnReport, *, now: float) -> EndTurn:
+    """How the runtime's report of a finished process becomes a recorded turn ending."""
+    status, error_code = _OUTCOMES[report.outcome]
+    usage = report.usage
+    return EndTurn(
+        turn_id=turn_id,
+        status=status,
+        now=now,
+        reply=report.reply or None,
+        error_code=error_code,
+        error=report.error,
+        cost_usd=max(0.0, report.cost_usd),
+        duration_ms=report.duration_ms,
+        num_turns=report.num_turns,
+        usage=Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_input_tokens=usage.cache_read_input_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens,
+        ),
+        permission_denials=tuple(
+            f"{d.tool_name}: {d.detail}" if d.detail else d.tool_name
+            for d in report.permission_denials
+        ),
+        claude_session_id=report.claude_session_id,
+    )

@@ -1,0 +1,248 @@
+"""The MCP surface: eight tools, ``list_sessions``, and transcript resources.
+
+Handlers are thin and uniform: take the caller's principal, call the service,
+turn the ``Result`` into JSON or a ``ToolError``. Error mapping lives in one
+middleware (:mod:`._errors_edge`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastmcp import Context, FastMCP
+from fastmcp.exceptions import ResourceError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+from returns.result import Failure
+
+from orch_core import (
+    AgentView,
+    ConversationChange,
+    DeletedView,
+    Principal,
+    SessionList,
+    SessionView,
+    TurnResult,
+)
+
+from ._errors_edge import ErrorMapping, unwrap_or_raise
+from ._schemas import output_schema, to_json
+from ._service import OrchService, Progress
+
+INSTRUCTIONS = """\
+orch runs a team of Claude Code agents on a project folder. Create a session on a
+folder (create_session), add agents with roles (create_agent), then talk to them
+(send_message_to_agent). Sends return within wait_seconds: a long turn answers
+status "running" and keeps going; poll get_session_status for its reply. Agents
+of one session can work in parallel. list_sessions finds sessions again later.
+"""
+
+SessionIdArg = Annotated[
+    str, Field(description="Id of the session (ses_…), from create_session or list_sessions.")
+]
+AgentIdArg = Annotated[
+    str, Field(description="Id of the agent (agt_…), from create_agent or get_session_status.")
+]
+WaitArg = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=600,
+        description="Seconds to wait for the reply (0-600). If the turn is still running "
+        "then, the call returns status 'running' and the turn goes on; its reply shows in "
+        "get_session_status.",
+    ),
+]
+
+
+def _hints(
+    *,
+    read_only: bool = False,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+) -> ToolAnnotations:
+    return ToolAnnotations(
+        readOnlyHint=read_only,
+        destructiveHint=destructive,
+        idempotentHint=idempotent,
+        openWorldHint=open_world,
+    )
+
+
+def build_server(
+    service: OrchService, principal_of: Callable[[Context | None], Principal]
+) -> FastMCP:
+    """The FastMCP server for ``service``; ``principal_of`` is the security context."""
+    mcp = FastMCP(
+        "orch",
+        instructions=INSTRUCTIONS,
+        mask_error_details=True,
+        middleware=[ErrorMapping()],
+        on_duplicate="error",
+    )
+
+    def progress_to(ctx: Context | None) -> Progress | None:
+        if ctx is None:
+            return None
+
+        async def report(message: str, elapsed: float) -> None:
+            await ctx.report_progress(progress=round(elapsed, 1), total=None, message=message)
+
+        return report
+
+    @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints())
+    async def create_session(
+        name: Annotated[
+            str,
+            Field(
+                description="A name for the session, unique among your sessions (1-64 characters)."
+            ),
+        ],
+        root_path: Annotated[
+            str,
+            Field(
+                description="Absolute path of the project folder the agents work in; it must exist and lie inside an allowed root (default: your home folder)."
+            ),
+        ],
+        description: Annotated[str, Field(description="What the session is for (optional).")] = "",
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        """Create a session: a project folder on disk in which agents run. Files are never changed by orch itself."""
+        result = await service.create_session(principal_of(ctx), name, root_path, description)
+        return to_json(unwrap_or_raise(result))
+
+    @mcp.tool(
+        output_schema=output_schema(SessionView),
+        annotations=_hints(read_only=True, idempotent=True),
+    )
+    async def get_session_status(
+        session_id: SessionIdArg, ctx: Context | None = None
+    ) -> dict[str, Any]:
+        """The session with every agent: state, current turn (elapsed, last activity), last reply (text, outcome, cost, duration), conversation, archived conversations, and totals (turns, cost, tokens)."""
+        return to_json(unwrap_or_raise(service.get_session_status(principal_of(ctx), session_id)))
+
+    @mcp.tool(
+        output_schema=output_schema(SessionList),
+        annotations=_hints(read_only=True, idempotent=True),
+    )
+    async def list_sessions(ctx: Context | None = None) -> dict[str, Any]:
+        """Your sessions, with how many agents each has and how many are running."""
+        return to_json(SessionList(sessions=service.list_sessions(principal_of(ctx))))
+
+    @mcp.tool(
+        output_schema=output_schema(DeletedView),
+        annotations=_hints(destructive=True, idempotent=True),
+    )
+    async def delete_session(
+        session_id: SessionIdArg,
+        force: Annotated[
+            bool, Field(description="Cancel running turns instead of refusing with SESSION_BUSY.")
+        ] = False,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        """Delete a session with its agents and transcripts. Never touches files on disk. Refuses with SESSION_BUSY while a turn runs, unless force is true."""
+        result = await service.delete_session(principal_of(ctx), session_id, force=force)
+        return to_json(unwrap_or_raise(result))
+
+    @mcp.tool(output_schema=output_schema(AgentView), annotations=_hints())
+    async def create_agent(
+        session_id: SessionIdArg,
+        name: Annotated[
+            str,
+            Field(
+                description="Agent name, unique in the session: 1-32 of a-z, 0-9, '_', '-', starting with a letter (e.g. 'reviewer')."
+            ),
+        ],
+        role: Annotated[
+            str, Field(description="The agent's role, appended to its system prompt (up to 8 KB).")
+        ] = "",
+        model: Annotated[
+            str | None,
+            Field(
+                description="Claude model alias or id for this agent (e.g. 'sonnet'); default: the CLI's."
+            ),
+        ] = None,
+        permission_mode: Annotated[
+            str | None,
+            Field(
+                description="Claude Code permission mode from the configured allow-list (default: 'default', 'acceptEdits', 'plan')."
+            ),
+        ] = None,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        """Create an agent in a session: a named Claude Code conversation with a role."""
+        result = await service.create_agent(
+            principal_of(ctx), session_id, name, role, model, permission_mode
+        )
+        return to_json(unwrap_or_raise(result))
+
+    @mcp.tool(
+        output_schema=output_schema(DeletedView),
+        annotations=_hints(destructive=True, idempotent=True),
+    )
+    async def delete_agent(agent_id: AgentIdArg, ctx: Context | None = None) -> dict[str, Any]:
+        """Delete an agent; a running turn is cancelled first (its whole process group)."""
+        return to_json(unwrap_or_raise(await service.delete_agent(principal_of(ctx), agent_id)))
+
+    @mcp.tool(output_schema=output_schema(TurnResult), annotations=_hints(open_world=True))
+    async def send_message_to_agent(
+        agent_id: AgentIdArg,
+        message: Annotated[
+            str, Field(description="What to tell the agent (up to 100 KB of UTF-8, no NUL).")
+        ],
+        wait_seconds: WaitArg = 25,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        """Send a message to an agent, which runs one Claude Code turn in the session's folder. Returns the reply when the turn finishes within wait_seconds, else status 'running' (the reply then appears in get_session_status). AGENT_BUSY if the agent is already running a turn."""
+        result = await service.send_message(
+            principal_of(ctx), agent_id, message, wait_seconds, progress_to(ctx)
+        )
+        return to_json(unwrap_or_raise(result))
+
+    @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(destructive=True))
+    async def clear_agent_conversation(
+        agent_id: AgentIdArg, ctx: Context | None = None
+    ) -> dict[str, Any]:
+        """Wipe the agent's conversation: its transcript is discarded and the next message starts a fresh Claude conversation."""
+        return to_json(
+            unwrap_or_raise(await service.clear_conversation(principal_of(ctx), agent_id))
+        )
+
+    @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(open_world=True))
+    async def start_new_agent_conversation(
+        agent_id: AgentIdArg,
+        initial_message: Annotated[
+            str | None,
+            Field(
+                description="If given, the first message of the new conversation, run as send_message_to_agent would."
+            ),
+        ] = None,
+        wait_seconds: WaitArg = 25,
+        ctx: Context | None = None,
+    ) -> dict[str, Any]:
+        """Archive the agent's current conversation (kept and readable) and start a fresh one, optionally with a first message."""
+        result = await service.start_new_conversation(
+            principal_of(ctx), agent_id, initial_message, wait_seconds, progress_to(ctx)
+        )
+        return to_json(unwrap_or_raise(result))
+
+    @mcp.resource("orch://agents/{agent_id}/transcript", mime_type="application/json")
+    async def agent_transcript(agent_id: str, ctx: Context | None = None) -> str:
+        """The agent's current conversation: each turn's message, reply, outcome and cost."""
+        found = service.transcript(principal_of(ctx), agent_id)
+        if isinstance(found, Failure):
+            raise ResourceError(str(found.failure()))
+        return json.dumps(to_json(found.unwrap()))
+
+    @mcp.resource("orch://conversations/{conversation_id}/transcript", mime_type="application/json")
+    async def conversation_transcript(conversation_id: str, ctx: Context | None = None) -> str:
+        """Any conversation of your agents, archived ones included."""
+        found = service.conversation_transcript(principal_of(ctx), conversation_id)
+        if isinstance(found, Failure):
+            raise ResourceError(str(found.failure()))
+        return json.dumps(to_json(found.unwrap()))
+
+    return mcp

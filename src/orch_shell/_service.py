@@ -1,0 +1,279 @@
+"""The tools' logic in shell terms: gather facts, mint ids, execute, build views.
+
+Each method takes the acting principal and returns a ``Result``; the MCP layer
+only converts arguments in and views out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+
+import attrs
+from returns.result import Failure, Result, Success
+
+from orch_core import (
+    AgentId,
+    AgentView,
+    ClearConversation,
+    ConversationChange,
+    CreateAgent,
+    CreateSession,
+    DeleteAgent,
+    DeletedView,
+    DeleteSession,
+    ErrorCode,
+    OrchError,
+    PathFacts,
+    Principal,
+    SendMessage,
+    SessionId,
+    SessionSummary,
+    SessionView,
+    StartNewConversation,
+    TranscriptView,
+    TurnId,
+    TurnResult,
+    TurnStatus,
+    agent_view,
+    conversation_transcript,
+    deleted_view,
+    list_sessions,
+    session_status,
+    transcript,
+    turn_result,
+)
+
+from . import _ids
+from ._orchestrator import Orchestrator
+from ._turns import monotonic
+
+#: Called with a progress message and the seconds elapsed, while a send waits.
+Progress = Callable[[str, float], Awaitable[None]]
+
+#: A client is told what the agent does at least this often while it waits.
+PROGRESS_INTERVAL_SECONDS = 2.5
+
+
+def path_facts(given: str) -> PathFacts:
+    """Look at the path a caller gave, following symlinks (the core decides)."""
+    absolute = os.path.isabs(given)
+    resolved = os.path.realpath(given) if absolute and os.path.exists(given) else None
+    return PathFacts(
+        given=given,
+        is_absolute=absolute,
+        exists=resolved is not None,
+        is_dir=resolved is not None and os.path.isdir(resolved),
+        resolved=resolved,
+    )
+
+
+class OrchService:
+    """One method per tool."""
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self._orch = orchestrator
+
+    def _open(self) -> Result[None, OrchError]:
+        if self._orch.accepting:
+            return Success(None)
+        return Failure(
+            OrchError(code=ErrorCode.UNAVAILABLE, message="the orch server is shutting down")
+        )
+
+    async def create_session(
+        self, principal: Principal, name: str, root_path: str, description: str
+    ) -> Result[SessionView, OrchError]:
+        facts = await asyncio.to_thread(path_facts, root_path)
+        command = CreateSession(
+            principal=principal,
+            name=name,
+            root=facts,
+            description=description,
+            new_id=_ids.new_session_id(),
+            now=self._orch.clock(),
+        )
+        applied = await self._execute(command)
+        return applied.bind(lambda _: self.get_session_status(principal, command.new_id))
+
+    def get_session_status(
+        self, principal: Principal, session_id: str
+    ) -> Result[SessionView, OrchError]:
+        return session_status(
+            self._orch.state,
+            principal,
+            session_id,
+            now=self._orch.clock(),
+            live=self._orch.live.activity,
+        )
+
+    def list_sessions(self, principal: Principal) -> list[SessionSummary]:
+        return list_sessions(self._orch.state, principal)
+
+    async def delete_session(
+        self, principal: Principal, session_id: str, *, force: bool
+    ) -> Result[DeletedView, OrchError]:
+        command = DeleteSession(principal=principal, session_id=session_id, force=force)
+        return (await self._execute(command)).map(lambda a: deleted_view(a.decision, a.before))
+
+    async def create_agent(
+        self,
+        principal: Principal,
+        session_id: str,
+        name: str,
+        role: str,
+        model: str | None,
+        permission_mode: str | None,
+    ) -> Result[AgentView, OrchError]:
+        command = CreateAgent(
+            principal=principal,
+            session_id=session_id,
+            name=name,
+            role=role,
+            model=model,
+            permission_mode=permission_mode,
+            new_id=_ids.new_agent_id(),
+            new_conversation_id=_ids.new_conversation_id(),
+            now=self._orch.clock(),
+        )
+        return (await self._execute(command)).map(lambda _: self._agent(command.new_id))
+
+    async def delete_agent(
+        self, principal: Principal, agent_id: str
+    ) -> Result[DeletedView, OrchError]:
+        command = DeleteAgent(principal=principal, agent_id=agent_id)
+        return (await self._execute(command)).map(lambda a: deleted_view(a.decision, a.before))
+
+    async def send_message(
+        self,
+        principal: Principal,
+        agent_id: str,
+        message: str,
+        wait_seconds: float,
+        progress: Progress | None,
+    ) -> Result[TurnResult, OrchError]:
+        command = SendMessage(
+            principal=principal,
+            agent_id=agent_id,
+            message=message,
+            new_turn_id=_ids.new_turn_id(),
+            now=self._orch.clock(),
+        )
+        applied = await self._execute(command)
+        if isinstance(applied, Failure):
+            return Failure(applied.failure())
+        return Success(await self._wait(command.new_turn_id, wait_seconds, progress))
+
+    async def clear_conversation(
+        self, principal: Principal, agent_id: str
+    ) -> Result[ConversationChange, OrchError]:
+        command = ClearConversation(
+            principal=principal,
+            agent_id=agent_id,
+            new_conversation_id=_ids.new_conversation_id(),
+            now=self._orch.clock(),
+        )
+        applied = await self._execute(command)
+        return applied.map(
+            lambda a: ConversationChange(
+                agent_id=agent_id,
+                conversation_id=command.new_conversation_id,
+                previous_conversation_id=a.before.agents[AgentId(agent_id)].conversation_id,
+                previous_conversation="discarded",
+                first_turn=None,
+            )
+        )
+
+    async def start_new_conversation(
+        self,
+        principal: Principal,
+        agent_id: str,
+        initial_message: str | None,
+        wait_seconds: float,
+        progress: Progress | None,
+    ) -> Result[ConversationChange, OrchError]:
+        command = StartNewConversation(
+            principal=principal,
+            agent_id=agent_id,
+            initial_message=initial_message,
+            new_conversation_id=_ids.new_conversation_id(),
+            new_turn_id=_ids.new_turn_id(),
+            now=self._orch.clock(),
+        )
+        applied = await self._execute(command)
+        if isinstance(applied, Failure):
+            return Failure(applied.failure())
+        first = None
+        if initial_message is not None:
+            first = await self._wait(command.new_turn_id, wait_seconds, progress)
+        previous = applied.unwrap().before.agents[AgentId(agent_id)].conversation_id
+        return Success(
+            ConversationChange(
+                agent_id=agent_id,
+                conversation_id=command.new_conversation_id,
+                previous_conversation_id=previous,
+                previous_conversation="archived",
+                first_turn=first,
+            )
+        )
+
+    def transcript(self, principal: Principal, agent_id: str) -> Result[TranscriptView, OrchError]:
+        return transcript(self._orch.state, principal, agent_id)
+
+    def conversation_transcript(
+        self, principal: Principal, conversation_id: str
+    ) -> Result[TranscriptView, OrchError]:
+        return conversation_transcript(self._orch.state, principal, conversation_id)
+
+    async def _execute(self, command: object) -> Result[object, OrchError]:
+        opened = self._open()
+        if isinstance(opened, Failure):
+            return Failure(opened.failure())
+        return await self._orch.execute(command)  # type: ignore[arg-type]
+
+    def _agent(self, agent_id: AgentId) -> AgentView:
+        state = self._orch.state
+        return agent_view(
+            state, state.agents[agent_id], now=self._orch.clock(), live=self._orch.live.activity
+        )
+
+    async def _wait(
+        self, turn_id: TurnId, wait_seconds: float, progress: Progress | None
+    ) -> TurnResult:
+        """Wait up to ``wait_seconds`` for the turn, reporting progress as it goes."""
+        start = monotonic()
+        deadline = start + wait_seconds
+        last = self._orch.state.turns[turn_id]
+        last_progress = start
+        while True:
+            turn = self._orch.state.turns.get(turn_id)
+            if turn is None:  # deleted with its agent while we waited
+                last = attrs.evolve(
+                    last,
+                    status=TurnStatus.CANCELLED,
+                    error="the agent was deleted while this turn ran",
+                )
+                break
+            last = turn
+            remaining = deadline - monotonic()
+            if turn.status is not TurnStatus.RUNNING or remaining <= 0:
+                break
+            await self._orch.live.wait(turn_id, min(remaining, PROGRESS_INTERVAL_SECONDS))
+            now = monotonic()
+            if progress is not None and now - last_progress >= 1.0:
+                last_progress = now
+                await progress(self._describe(turn_id, now - start), now - start)
+        return turn_result(last, now=self._orch.clock())
+
+    def _describe(self, turn_id: TurnId, elapsed: float) -> str:
+        activity = self._orch.live.activity.get(turn_id)
+        turn = self._orch.state.turns.get(turn_id)
+        agent = None if turn is None else self._orch.state.agents.get(turn.agent_id)
+        who = "agent" if agent is None else f"agent {agent.name}"
+        doing = "starting" if activity is None else activity.description
+        uses = 0 if activity is None else activity.tool_uses
+        return f"{who}: {doing} ({uses} tool uses, {elapsed:.0f} s)"
+
+
+__all__ = ["OrchService", "Progress", "SessionId", "path_facts"]

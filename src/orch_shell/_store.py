@@ -1,0 +1,216 @@
+"""The durable copy of orch's state: one SQLite file.
+
+The shell keeps the whole :class:`~orch_core.State` in memory and records every
+decision's events here *before* evolving memory, so memory never holds what the
+file does not. ``apply`` writes a decision's events in one transaction: after a
+crash the file holds some prefix of the decisions, never part of one.
+``load`` rebuilds a state equal (``==``) to the one the applied events produced.
+
+Durability settings, and why:
+
+* ``journal_mode=WAL`` - readers (``orch doctor``, a second look) do not block
+  the writer, and a commit is one append to the log;
+* ``synchronous=FULL`` - a commit is on disk when ``apply`` returns (WAL with
+  ``NORMAL`` may lose the last commits on power loss, and a lost ``TurnStarted``
+  would orphan a running ``claude`` process);
+* ``foreign_keys=ON`` - deletes cascade from a session down to its turns;
+* ``busy_timeout`` - a second process holding the write lock briefly waits
+  instead of failing;
+* ``isolation_level=None`` - the sqlite3 module starts no transactions of its
+  own; every write is an explicit ``BEGIN IMMEDIATE`` ... ``COMMIT``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from orch_core import (
+    AgentId,
+    ConversationId,
+    ConversationStatus,
+    Event,
+    State,
+    TurnId,
+)
+
+from ._store_apply import apply_event
+from ._store_codec import (
+    AGENT_COLUMNS,
+    CONVERSATION_COLUMNS,
+    SESSION_COLUMNS,
+    TURN_COLUMNS,
+    agent_from_row,
+    conversation_from_row,
+    session_from_row,
+    turn_from_row,
+)
+from ._store_schema import SchemaTooNewError, migrate
+
+BUSY_TIMEOUT_MS: Final = 5_000
+_ARCHIVED: Final = ConversationStatus.ARCHIVED.value
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; the message is safe to show.
+
+    The cause (an ``sqlite3`` error, usually) is chained for the server log.
+    """
+
+
+class Store:
+    """orch's state in one SQLite file. Safe to share between threads (calls are serialised)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        """Use :meth:`open`; this wraps a connection that is already configured."""
+        self._db: sqlite3.Connection | None = connection
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating it, owner-only, if missing) and migrate the database at ``path``.
+
+        The directory must exist. Raises :class:`StoreError` when the file cannot
+        be opened, is not a database, cannot use WAL, or was written by a newer orch.
+        """
+        try:
+            _create_private(path)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open the database {path}: {error}") from error
+        try:
+            _configure(db, path)
+            migrate(db)
+        except SchemaTooNewError as error:
+            db.close()
+            raise StoreError(str(error)) from error
+        except sqlite3.Error as error:
+            db.close()
+            raise StoreError(f"cannot use the database {path}: {error}") from error
+        except StoreError:
+            db.close()
+            raise
+        return cls(db)
+
+    def close(self) -> None:
+        """Close the file; later calls raise :class:`StoreError`. Closing twice is fine."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def apply(self, events: Sequence[Event]) -> None:
+        """Record ``events`` in one transaction: all of them, or (raising) none."""
+        if not events:
+            return
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise StoreError("the database is busy or unwritable") from error
+            try:
+                for event in events:
+                    apply_event(db, event)
+                db.execute("COMMIT")
+            except BaseException as error:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                if not isinstance(error, Exception):
+                    raise  # KeyboardInterrupt and friends stay what they are
+                raise StoreError(
+                    f"could not record {type(events[0]).__name__} and {len(events) - 1} more "
+                    f"event(s); nothing was recorded ({type(error).__name__})"
+                ) from error
+
+    def load(self) -> State:
+        """The whole state, read in one snapshot."""
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN")
+                try:
+                    return _load(db)
+                finally:
+                    db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise StoreError("could not read the database") from error
+
+    def _open_db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the store is closed")
+        return self._db
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` as an empty, owner-only file unless it exists.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions,
+    so the whole state stays private to the user running orch.
+    """
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(descriptor)
+
+
+def _configure(db: sqlite3.Connection, path: Path) -> None:
+    # Order matters: busy_timeout first so the rest can wait for a lock;
+    # journal_mode and foreign_keys cannot change inside a transaction.
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+    mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(
+            f"the database {path} cannot use write-ahead logging (journal mode stays {mode}); "
+            "put it on a local disk"
+        )
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA foreign_keys = ON")
+
+
+def _load(db: sqlite3.Connection) -> State:
+    # Children first: each parent is built once, with its ordered child ids.
+    turns = {}
+    turn_ids: defaultdict[str, list[TurnId]] = defaultdict(list)
+    for row in db.execute(f"SELECT {TURN_COLUMNS} FROM turns ORDER BY seq"):  # noqa: S608
+        turn = turn_from_row(row)
+        turns[turn.id] = turn
+        turn_ids[turn.conversation_id].append(turn.id)
+
+    conversations = {}
+    archived: defaultdict[str, list[ConversationId]] = defaultdict(list)
+    query = f"SELECT {CONVERSATION_COLUMNS} FROM conversations ORDER BY seq"  # noqa: S608
+    for row in db.execute(query):
+        conversation = conversation_from_row(row, turn_ids.get(row[0], ()))
+        conversations[conversation.id] = conversation
+        if row[2] == _ARCHIVED:
+            archived[conversation.agent_id].append(conversation.id)
+
+    agents = {}
+    agent_ids: defaultdict[str, list[AgentId]] = defaultdict(list)
+    for row in db.execute(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY seq"):  # noqa: S608
+        agent = agent_from_row(row, archived.get(row[0], ()))
+        agents[agent.id] = agent
+        agent_ids[agent.session_id].append(agent.id)
+
+    query = f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY seq"  # noqa: S608
+    sessions = {
+        row[0]: session_from_row(row, agent_ids.get(row[0], ())) for row in db.execute(query)
+    }
+    return State(sessions=sessions, agents=agents, conversations=conversations, turns=turns)

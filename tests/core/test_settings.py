@@ -1,0 +1,234 @@
+"""Settings: defaults, every validator by its dotted key, strict types, round trips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from attrs import fields
+from hypothesis import given
+from hypothesis import strategies as st
+from returns.pipeline import is_successful
+from returns.result import Success
+
+from orch_core._settings import (
+    DOC,
+    PERMISSION_MODES,
+    ClaudeSettings,
+    InvalidSettingError,
+    Limits,
+    ServerSettings,
+    Settings,
+    SettingsError,
+    settings_from_mapping,
+    settings_to_mapping,
+)
+
+
+def _error(data: dict[str, Any]) -> SettingsError:
+    result = settings_from_mapping(data)
+    assert not is_successful(result), result
+    return result.failure()
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = Settings()
+    assert settings.limits == Limits(
+        max_sessions_per_principal=32,
+        max_agents_per_session=16,
+        max_message_bytes=102_400,
+        max_role_bytes=8_192,
+        max_name_chars=64,
+        max_description_bytes=4_096,
+    )
+    assert settings.claude.command == ("claude",)
+    assert settings.claude.turn_timeout_seconds == 1800.0
+    assert settings.claude.kill_grace_seconds == 5.0
+    assert settings.claude.permission_modes == ("default", "acceptEdits", "plan")
+    assert settings.claude.max_line_bytes == 8 * 1024 * 1024
+    assert settings.claude.max_reply_bytes == 1024 * 1024
+    assert settings.claude.stderr_tail_bytes == 8_192
+    assert settings.claude.env_passthrough == ()
+    assert settings.server == ServerSettings(
+        allowed_roots=(), log_level="info", default_wait_seconds=25.0
+    )
+
+
+def test_empty_mapping_gives_defaults() -> None:
+    assert settings_from_mapping({}) == Success(Settings())
+    assert settings_from_mapping({"claude": {}, "server": {}, "limits": {}}) == Success(Settings())
+
+
+def test_every_field_has_a_description_for_the_template() -> None:
+    for cls in (Limits, ClaudeSettings, ServerSettings):
+        for attribute in fields(cls):
+            assert attribute.metadata.get(DOC), f"{cls.__name__}.{attribute.name}"
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "fragment"),
+    [
+        (
+            {"limits": {"max_sessions_per_principal": 0}},
+            "limits.max_sessions_per_principal",
+            "greater than 0",
+        ),
+        (
+            {"limits": {"max_agents_per_session": -3}},
+            "limits.max_agents_per_session",
+            "greater than 0",
+        ),
+        ({"limits": {"max_message_bytes": 0}}, "limits.max_message_bytes", "greater than 0"),
+        ({"limits": {"max_role_bytes": 0}}, "limits.max_role_bytes", "greater than 0"),
+        ({"limits": {"max_name_chars": 0}}, "limits.max_name_chars", "greater than 0"),
+        (
+            {"limits": {"max_description_bytes": 0}},
+            "limits.max_description_bytes",
+            "greater than 0",
+        ),
+        ({"claude": {"turn_timeout_seconds": -1}}, "claude.turn_timeout_seconds", "greater than 0"),
+        ({"claude": {"turn_timeout_seconds": 0}}, "claude.turn_timeout_seconds", "greater than 0"),
+        (
+            {"claude": {"turn_timeout_seconds": float("inf")}},
+            "claude.turn_timeout_seconds",
+            "finite",
+        ),
+        (
+            {"claude": {"turn_timeout_seconds": float("nan")}},
+            "claude.turn_timeout_seconds",
+            "finite",
+        ),
+        (
+            {"claude": {"kill_grace_seconds": -0.5}},
+            "claude.kill_grace_seconds",
+            "between 0 and 300",
+        ),
+        (
+            {"claude": {"kill_grace_seconds": 300.5}},
+            "claude.kill_grace_seconds",
+            "between 0 and 300",
+        ),
+        ({"claude": {"max_line_bytes": 0}}, "claude.max_line_bytes", "greater than 0"),
+        ({"claude": {"max_reply_bytes": 0}}, "claude.max_reply_bytes", "greater than 0"),
+        ({"claude": {"stderr_tail_bytes": 0}}, "claude.stderr_tail_bytes", "greater than 0"),
+        ({"claude": {"permission_modes": []}}, "claude.permission_modes", "at least one"),
+        ({"claude": {"permission_modes": ["plan", "yolo"]}}, "claude.permission_modes", "'yolo'"),
+        ({"claude": {"command": []}}, "claude.command", "program"),
+        ({"claude": {"command": ""}}, "claude.command", "program"),
+        ({"claude": {"command": 'claude "unclosed'}}, "claude.command", "split"),
+        ({"claude": {"env_passthrough": ["NOT-A-NAME"]}}, "claude.env_passthrough", "NOT-A-NAME"),
+        ({"server": {"log_level": "trace"}}, "server.log_level", "debug, info, warning, error"),
+        ({"server": {"allowed_roots": ["relative/dir"]}}, "server.allowed_roots", "absolute"),
+        ({"server": {"allowed_roots": ["~/code"]}}, "server.allowed_roots", "absolute"),
+        ({"server": {"default_wait_seconds": 0}}, "server.default_wait_seconds", "greater than 0"),
+    ],
+)
+def test_each_range_check_names_its_dotted_key(
+    data: dict[str, Any], key: str, fragment: str
+) -> None:
+    error = _error(data)
+    assert error.key == key
+    assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "fragment"),
+    [
+        ({"limits": {"max_name_chars": True}}, "limits.max_name_chars", "integer"),
+        ({"limits": {"max_name_chars": "64"}}, "limits.max_name_chars", "integer"),
+        ({"limits": {"max_name_chars": 6.5}}, "limits.max_name_chars", "integer"),
+        ({"claude": {"turn_timeout_seconds": "soon"}}, "claude.turn_timeout_seconds", "number"),
+        ({"claude": {"kill_grace_seconds": False}}, "claude.kill_grace_seconds", "number"),
+        ({"claude": {"permission_modes": "plan"}}, "claude.permission_modes", "list of strings"),
+        ({"claude": {"command": ["claude", 3]}}, "claude.command", "list of strings"),
+        ({"server": {"allowed_roots": "/tmp"}}, "server.allowed_roots", "list of strings"),
+        ({"server": {"log_level": 10}}, "server.log_level", "string"),
+        ({"claude": 5}, "claude", "table"),
+    ],
+)
+def test_wrong_types_are_refused_not_coerced(data: dict[str, Any], key: str, fragment: str) -> None:
+    error = _error(data)
+    assert (error.key, fragment in error.message) == (key, True), error
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"server": {"nonsense": 1}}, "server.nonsense"),
+        ({"claude": {"turn_timeout": 5}}, "claude.turn_timeout"),
+        ({"limits": {"max_agents": 5}}, "limits.max_agents"),
+        ({"nonsense": {}}, "nonsense"),
+    ],
+)
+def test_unknown_keys_are_named_with_the_known_ones(data: dict[str, Any], key: str) -> None:
+    error = _error(data)
+    assert error.key == key
+    assert error.message.startswith("unknown setting (known: ")
+
+
+def test_command_string_is_split_like_a_shell() -> None:
+    data = {"claude": {"command": "'/Applications/My Tools/claude' --verbose"}}
+    settings = settings_from_mapping(data).unwrap()
+    assert settings.claude.command == ("/Applications/My Tools/claude", "--verbose")
+
+
+def test_windows_and_posix_roots_are_absolute() -> None:
+    roots = ["/home/me/code", "C:\\Users\\me", "D:/work", "\\\\server\\share"]
+    settings = settings_from_mapping({"server": {"allowed_roots": roots}}).unwrap()
+    assert settings.server.allowed_roots == tuple(roots)
+
+
+def test_integers_are_accepted_for_seconds() -> None:
+    settings = settings_from_mapping({"claude": {"turn_timeout_seconds": 60}}).unwrap()
+    assert settings.claude.turn_timeout_seconds == 60.0
+    assert isinstance(settings.claude.turn_timeout_seconds, float)
+
+
+def test_direct_construction_with_a_bad_value_raises() -> None:
+    with pytest.raises(InvalidSettingError, match="greater than 0"):
+        ClaudeSettings(turn_timeout_seconds=-1.0)
+
+
+_names = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,15}\Z")
+_roots = st.builds(
+    lambda parts: "/" + "/".join(parts),
+    st.lists(st.text(st.characters(blacklist_characters="/\0"), min_size=1), max_size=3),
+)
+_positive_int = st.integers(min_value=1, max_value=2**40)
+_seconds = st.floats(min_value=1e-3, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+settings_strategy = st.builds(
+    Settings,
+    server=st.builds(
+        ServerSettings,
+        allowed_roots=st.lists(_roots, max_size=3).map(tuple),
+        log_level=st.sampled_from(["debug", "info", "warning", "error"]),
+        default_wait_seconds=_seconds,
+    ),
+    claude=st.builds(
+        ClaudeSettings,
+        command=st.lists(st.text(min_size=1), min_size=1, max_size=3).map(tuple),
+        turn_timeout_seconds=_seconds,
+        kill_grace_seconds=st.floats(min_value=0, max_value=300),
+        permission_modes=st.lists(st.sampled_from(PERMISSION_MODES), min_size=1).map(tuple),
+        max_line_bytes=_positive_int,
+        max_reply_bytes=_positive_int,
+        stderr_tail_bytes=_positive_int,
+        env_passthrough=st.lists(_names, max_size=3).map(tuple),
+    ),
+    limits=st.builds(
+        Limits,
+        max_sessions_per_principal=_positive_int,
+        max_agents_per_session=_positive_int,
+        max_message_bytes=_positive_int,
+        max_role_bytes=_positive_int,
+        max_name_chars=_positive_int,
+        max_description_bytes=_positive_int,
+    ),
+)
+
+
+@given(settings_strategy)
+def test_any_valid_settings_round_trip_through_a_plain_mapping(settings: Settings) -> None:
+    """Contract: settings_from_mapping(settings_to_mapping(s)) == Success(s)."""
+    assert settings_from_mapping(settings_to_mapping(settings)) == Success(settings)

@@ -1,0 +1,288 @@
+"""Shared hypothesis strategies for orch's domain values.
+
+Strategies that may produce invalid input come in pairs with the outcome the
+core must give: ``*_cases`` strategies draw ``(value, expected)`` where
+``expected`` is ``None`` for "accepted" or the :class:`ErrorCode` it must be
+refused with. The expectation is stated by how the value was built (e.g. "one
+byte over the limit"), never by re-running the rule under test.
+"""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import strategies as st
+
+from orch_core import (
+    AGENT_PREFIX,
+    CONVERSATION_PREFIX,
+    SESSION_PREFIX,
+    TURN_PREFIX,
+    ErrorCode,
+    Limits,
+    PathFacts,
+    Policy,
+    Principal,
+    TurnStatus,
+)
+
+# -- policy -------------------------------------------------------------------
+
+ALLOWED_ROOTS = ("/srv/orch", "/home/a")
+PERMISSION_MODES = ("default", "plan")
+
+SMALL_LIMITS = Limits(
+    max_sessions_per_principal=3,
+    max_agents_per_session=3,
+    max_message_bytes=64,
+    max_role_bytes=32,
+    max_name_chars=16,
+    max_description_bytes=32,
+)
+
+#: A policy whose limits a short random command sequence can reach.
+SMALL_POLICY = Policy(
+    limits=SMALL_LIMITS, permission_modes=PERMISSION_MODES, allowed_roots=ALLOWED_ROOTS
+)
+
+
+def policies() -> st.SearchStrategy[Policy]:
+    """Policies with small limits (1-4 sessions/agents, short texts)."""
+    limits = st.builds(
+        Limits,
+        max_sessions_per_principal=st.integers(1, 4),
+        max_agents_per_session=st.integers(1, 4),
+        max_message_bytes=st.integers(8, 128),
+        max_role_bytes=st.integers(8, 64),
+        max_name_chars=st.integers(4, 32),
+        max_description_bytes=st.integers(8, 64),
+    )
+    return st.builds(
+        Policy,
+        limits=limits,
+        permission_modes=st.just(PERMISSION_MODES),
+        allowed_roots=st.just(ALLOWED_ROOTS),
+    )
+
+
+# -- principals and ids -------------------------------------------------------
+
+ALICE = Principal(subject="alice")
+BOB = Principal(subject="bob")
+
+
+def principals(*, admin: bool | None = False) -> st.SearchStrategy[Principal]:
+    """Principals with non-empty subjects; ``admin=None`` draws both kinds."""
+    subjects = st.text(string.ascii_letters + string.digits + "-_.@|", min_size=1, max_size=24)
+    flags = st.booleans() if admin is None else st.just(admin)
+    return st.builds(Principal, subject=subjects, is_admin=flags)
+
+
+HEX = "0123456789abcdef"
+ID_PREFIXES = (SESSION_PREFIX, AGENT_PREFIX, CONVERSATION_PREFIX, TURN_PREFIX)
+
+
+def ids(prefix: str) -> st.SearchStrategy[str]:
+    """Well-formed ids as the shell mints them: prefix + 16 lowercase hex."""
+    return st.text(HEX, min_size=16, max_size=16).map(lambda body: prefix + body)
+
+
+def session_ids() -> st.SearchStrategy[str]:
+    return ids(SESSION_PREFIX)
+
+
+def agent_ids() -> st.SearchStrategy[str]:
+    return ids(AGENT_PREFIX)
+
+
+def conversation_ids() -> st.SearchStrategy[str]:
+    return ids(CONVERSATION_PREFIX)
+
+
+def turn_ids() -> st.SearchStrategy[str]:
+    return ids(TURN_PREFIX)
+
+
+def malformed_ids() -> st.SearchStrategy[str]:
+    """Strings a client might send where an id belongs: empty, wrong prefix, junk."""
+    return st.one_of(
+        st.sampled_from(["", "ses_", "agt_X", "AGT_0123456789abcdef", "../../etc", "\x00"]),
+        st.text(max_size=40),
+    )
+
+
+# -- names --------------------------------------------------------------------
+
+AGENT_NAME_REGEX = r"[a-z][a-z0-9_-]{0,31}"
+
+
+def agent_names() -> st.SearchStrategy[str]:
+    """Valid agent names (``^[a-z][a-z0-9_-]{0,31}$``), boundaries included."""
+    return st.one_of(
+        st.sampled_from(["a", "reviewer", "z" * 32, "a-b_c9"]),
+        st.from_regex(AGENT_NAME_REGEX, fullmatch=True),
+    )
+
+
+def invalid_agent_names() -> st.SearchStrategy[str]:
+    """Names the agent-name rule must refuse, each for a stated reason."""
+    valid_tail = st.text("abcdefghijklmnopqrstuvwxyz0123456789_-", max_size=31)
+    return st.one_of(
+        st.just(""),
+        st.just("a" * 33),  # one over
+        st.text("abcxyz", min_size=33, max_size=60),  # too long
+        valid_tail.map(lambda t: "R" + t),  # uppercase start
+        valid_tail.map(lambda t: "r" + t + "X"),  # uppercase inside
+        st.tuples(st.sampled_from("0123456789_-"), valid_tail).map("".join),  # bad first
+        st.tuples(valid_tail, st.sampled_from([" ", ".", "/", "\n", "\x00", "é"])).map(
+            lambda p: "a" + p[0][:30] + p[1]
+        ),  # bad character (at most 32 chars, so only the character is wrong)
+    )
+
+
+def session_names(max_chars: int = SMALL_LIMITS.max_name_chars) -> st.SearchStrategy[str]:
+    """Valid session names: printable, not blank, already trimmed, at most ``max_chars``."""
+    inner = st.characters(categories=["L", "N", "P", "S"]) | st.just(" ")
+    edge = st.characters(categories=["L", "N", "P", "S"])
+    return st.one_of(
+        edge,
+        st.tuples(edge, st.text(inner, max_size=max_chars - 2), edge).map("".join),
+    )
+
+
+def session_name_cases(
+    max_chars: int = SMALL_LIMITS.max_name_chars,
+) -> st.SearchStrategy[tuple[str, ErrorCode | None]]:
+    """(name, expected): empty, blank, too long, control characters, or fine."""
+    bad = ErrorCode.INVALID_ARGUMENT
+    control = st.sampled_from(["\x01", "\x1b", "\x7f", "\u0085", "\u200b", "\u2028"])
+    return st.one_of(
+        session_names(max_chars).map(lambda n: (n, None)),
+        st.sampled_from(["", " ", "\t\n "]).map(lambda n: (n, bad)),
+        session_names(max_chars).map(lambda n: (n + "x" * (max_chars + 1 - len(n)), bad)),
+        st.tuples(control, session_names(max_chars)).map(
+            lambda p: ("a" + p[0] + p[1][: max_chars - 2], bad)
+        ),
+    )
+
+
+# -- texts --------------------------------------------------------------------
+
+#: Characters of every UTF-8 width: 1, 2, 3 and 4 bytes.
+MULTI_BYTE = ("a", "é", "€", "😀")
+
+
+def fitting_text(max_bytes: int, *, allow_empty: bool = False) -> st.SearchStrategy[str]:
+    """Texts of at most ``max_bytes`` UTF-8 bytes, with no NUL, mixing widths."""
+    char = st.sampled_from(MULTI_BYTE) | st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+    body = st.lists(char, min_size=0 if allow_empty else 1, max_size=max_bytes).map("".join)
+
+    def trimmed(value: str) -> str:
+        while len(value.encode()) > max_bytes:
+            value = value[:-1]
+        return value
+
+    result = body.map(trimmed)
+    if allow_empty:
+        return result
+    # Never blank: a visible first character (the strategy still reaches max_bytes).
+    return result.map(lambda v: "m" + v[1:] if v[:1].strip() == "" else v).map(trimmed).filter(
+        lambda v: v.strip() != ""
+    )
+
+
+def message_cases(
+    max_bytes: int = SMALL_LIMITS.max_message_bytes,
+) -> st.SearchStrategy[tuple[str, ErrorCode | None]]:
+    """(message, expected): fitting, exactly at the limit, over it (also by one
+    multi-byte character), NUL-bearing, blank, or a lone surrogate."""
+    exact = st.sampled_from(MULTI_BYTE).map(
+        lambda c: c * (max_bytes // len(c.encode())) + "a" * (max_bytes % len(c.encode()))
+    )
+    over_by_width = st.sampled_from(MULTI_BYTE[1:]).map(
+        lambda c: "a" * (max_bytes - len(c.encode()) + 1) + c
+    )  # max_bytes - w + 1 ASCII bytes, then a w-byte char: max_bytes + 1 bytes
+    return st.one_of(
+        fitting_text(max_bytes).map(lambda m: (m, None)),
+        exact.map(lambda m: (m, None)),
+        st.just(("a" * (max_bytes + 1), ErrorCode.LIMIT_EXCEEDED)),
+        over_by_width.map(lambda m: (m, ErrorCode.LIMIT_EXCEEDED)),
+        fitting_text(max_bytes - 1).map(lambda m: (m + "\x00", ErrorCode.INVALID_ARGUMENT)),
+        st.sampled_from(["", " ", "\n\t"]).map(lambda m: (m, ErrorCode.INVALID_ARGUMENT)),
+        st.just(("hi \ud800", ErrorCode.INVALID_ARGUMENT)),
+    )
+
+
+def messages(max_bytes: int = SMALL_LIMITS.max_message_bytes) -> st.SearchStrategy[str]:
+    """Any message a client might send, valid or not (see :func:`message_cases`)."""
+    return message_cases(max_bytes).map(lambda case: case[0])
+
+
+# -- paths --------------------------------------------------------------------
+
+
+def _facts(given: str, *, exists: bool = True, is_dir: bool = True, resolved: str | None = None) -> PathFacts:
+    return PathFacts(
+        given=given,
+        is_absolute=given.startswith("/"),
+        exists=exists,
+        is_dir=is_dir and exists,
+        resolved=(resolved or given) if exists else None,
+    )
+
+
+_segment = st.text(string.ascii_lowercase + string.digits + "_-", min_size=1, max_size=8)
+_subpath = st.lists(_segment, max_size=3).map(lambda parts: "".join("/" + p for p in parts))
+
+
+def path_fact_cases(
+    allowed_roots: tuple[str, ...] = ALLOWED_ROOTS,
+) -> st.SearchStrategy[tuple[PathFacts, ErrorCode | None]]:
+    """(facts, expected) for a session root: inside an allowed root (the root
+    itself too), outside, a sibling sharing the root's prefix, relative, missing,
+    not a directory, or a ``..`` path whose resolved form escapes."""
+    root = st.sampled_from(allowed_roots)
+    bad = ErrorCode.INVALID_ARGUMENT
+    return st.one_of(
+        st.tuples(root, _subpath).map(lambda p: (_facts(p[0] + p[1]), None)),
+        st.tuples(root, _subpath).map(
+            # a symlink inside a root to a folder inside a root is fine
+            lambda p: (_facts(p[0] + "/link", resolved=p[0] + p[1]), None)
+        ),
+        st.tuples(st.sampled_from(["/etc", "/tmp", "/var"]), _subpath).map(
+            lambda p: (_facts(p[0] + p[1]), ErrorCode.PATH_NOT_ALLOWED)
+        ),
+        st.sampled_from(["/", "/home", "/srv"]).map(
+            lambda p: (_facts(p), ErrorCode.PATH_NOT_ALLOWED)  # parents of a root
+        ),
+        st.tuples(root, _segment, _subpath).map(
+            # "/home/ab" must not pass for root "/home/a"
+            lambda p: (_facts(p[0] + p[1] + p[2]), ErrorCode.PATH_NOT_ALLOWED)
+        ),
+        st.tuples(root, _subpath).map(
+            lambda p: (
+                _facts(p[0] + p[1] + "/../../../../../etc", resolved="/etc"),
+                ErrorCode.PATH_NOT_ALLOWED,
+            )
+        ),
+        st.tuples(root, _subpath).map(
+            lambda p: (_facts(p[0] + "/escape", resolved="/var" + p[1]), ErrorCode.PATH_NOT_ALLOWED)
+        ),  # a symlink out of the root
+        _subpath.map(lambda s: (_facts("proj" + s, resolved="/srv/orch/proj" + s), bad)),
+        st.tuples(root, _subpath).map(lambda p: (_facts(p[0] + p[1], exists=False), bad)),
+        st.tuples(root, _subpath).map(lambda p: (_facts(p[0] + p[1] + "/f.txt", is_dir=False), bad)),
+    )
+
+
+def path_facts(allowed_roots: tuple[str, ...] = ALLOWED_ROOTS) -> st.SearchStrategy[PathFacts]:
+    """Any session root a client might give (see :func:`path_fact_cases`)."""
+    return path_fact_cases(allowed_roots).map(lambda case: case[0])
+
+
+# -- turn endings -------------------------------------------------------------
+
+FINAL_STATUSES = tuple(s for s in TurnStatus if s is not TurnStatus.RUNNING)
+
+
+def final_statuses() -> st.SearchStrategy[TurnStatus]:
+    return st.sampled_from(FINAL_STATUSES)
