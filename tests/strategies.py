@@ -174,7 +174,8 @@ MULTI_BYTE = ("a", "é", "€", "😀")
 
 def fitting_text(max_bytes: int, *, allow_empty: bool = False) -> st.SearchStrategy[str]:
     """Texts of at most ``max_bytes`` UTF-8 bytes, with no NUL, mixing widths."""
-    char = st.sampled_from(MULTI_BYTE) | st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+    any_char = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+    char = st.sampled_from(MULTI_BYTE) | any_char
     body = st.lists(char, min_size=0 if allow_empty else 1, max_size=max_bytes).map("".join)
 
     def trimmed(value: str) -> str:
@@ -186,8 +187,10 @@ def fitting_text(max_bytes: int, *, allow_empty: bool = False) -> st.SearchStrat
     if allow_empty:
         return result
     # Never blank: a visible first character (the strategy still reaches max_bytes).
-    return result.map(lambda v: "m" + v[1:] if v[:1].strip() == "" else v).map(trimmed).filter(
-        lambda v: v.strip() != ""
+    return (
+        result.map(lambda v: "m" + v[1:] if v[:1].strip() == "" else v)
+        .map(trimmed)
+        .filter(lambda v: v.strip() != "")
     )
 
 
@@ -221,7 +224,9 @@ def messages(max_bytes: int = SMALL_LIMITS.max_message_bytes) -> st.SearchStrate
 # -- paths --------------------------------------------------------------------
 
 
-def _facts(given: str, *, exists: bool = True, is_dir: bool = True, resolved: str | None = None) -> PathFacts:
+def _facts(
+    given: str, *, exists: bool = True, is_dir: bool = True, resolved: str | None = None
+) -> PathFacts:
     return PathFacts(
         given=given,
         is_absolute=given.startswith("/"),
@@ -270,7 +275,9 @@ def path_fact_cases(
         ),  # a symlink out of the root
         _subpath.map(lambda s: (_facts("proj" + s, resolved="/srv/orch/proj" + s), bad)),
         st.tuples(root, _subpath).map(lambda p: (_facts(p[0] + p[1], exists=False), bad)),
-        st.tuples(root, _subpath).map(lambda p: (_facts(p[0] + p[1] + "/f.txt", is_dir=False), bad)),
+        st.tuples(root, _subpath).map(
+            lambda p: (_facts(p[0] + p[1] + "/f.txt", is_dir=False), bad)
+        ),
     )
 
 

@@ -23,10 +23,14 @@ from ._orchestrator import Orchestrator
 from ._paths import OrchPaths
 from ._server import build_server
 from ._service import OrchService
+from ._stdio import serve_stdio_transport
 from ._store import Store, StoreError
 from ._turns import LiveTurns
 
 log = structlog.get_logger("orch.serve")
+
+#: A JSON-RPC line longer than this is refused (and the connection keeps working).
+MAX_STDIO_LINE_BYTES = 4 * 1024 * 1024
 
 
 def local_principal() -> Principal:
@@ -81,7 +85,9 @@ async def _serve(orchestrator: Orchestrator) -> int:
         log.warning("turns interrupted by a previous crash", turn_ids=interrupted)
     principal = local_principal()
     server = build_server(OrchService(orchestrator), lambda _ctx: principal)
-    serving = asyncio.create_task(server.run_stdio_async(show_banner=False))
+    serving = asyncio.create_task(
+        serve_stdio_transport(server, max_line_bytes=MAX_STDIO_LINE_BYTES)
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, serving.cancel)

@@ -28,8 +28,8 @@ from typing import Final
 _V1: Final = (
     """
     CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
         owner TEXT NOT NULL,
         name TEXT NOT NULL,
         root_path TEXT NOT NULL,
@@ -40,8 +40,8 @@ _V1: Final = (
     """,
     """
     CREATE TABLE agents (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
         session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
         name TEXT NOT NULL,
         role TEXT NOT NULL,
@@ -62,8 +62,8 @@ _V1: Final = (
     """,
     """
     CREATE TABLE conversations (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
         agent_id TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
         status TEXT NOT NULL CHECK (status IN ('active', 'archived')),
         created_at REAL NOT NULL,
@@ -74,8 +74,8 @@ _V1: Final = (
     "CREATE INDEX conversations_by_agent ON conversations (agent_id)",
     """
     CREATE TABLE turns (
-        id TEXT PRIMARY KEY,
-        seq INTEGER NOT NULL UNIQUE,
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
         agent_id TEXT NOT NULL,
         conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
         number INTEGER NOT NULL CHECK (number >= 1),

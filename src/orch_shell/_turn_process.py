@@ -97,6 +97,18 @@ async def start_turn(
     return Success(RunningTurn(launch, process, on_activity))
 
 
+def _close_pipes(process: asyncio.subprocess.Process) -> None:
+    """Close the turn's pipes so their transport cannot outlive the turn.
+
+    A reader that stopped early (a line overflow) or a pipe still held by a
+    descendant outside the group would otherwise keep the transport and its file
+    descriptors open; asyncio offers no public handle for this, hence ``_transport``.
+    """
+    transport = getattr(process, "_transport", None)
+    if isinstance(transport, asyncio.SubprocessTransport):
+        transport.close()
+
+
 def _create_time(pid: int) -> float:
     """The start time that identifies ``pid``; 0.0 (matches nothing) if it is gone."""
     try:
@@ -189,6 +201,7 @@ class RunningTurn:
         finally:
             for task in tasks:
                 task.cancel()
+            _close_pipes(self._process)
         return self._report(reason)
 
     async def _watch(

@@ -33,8 +33,10 @@ _Command = Callable[[OrchPaths, Mapping[str, str]], int]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``orch`` command line; returns the process exit code."""
     # Before anything can import fastmcp: an update check would be network I/O at
-    # start-up, and its notice must not reach the protocol stream.
+    # start-up; and FastMCP's own (rich, non-JSON) handler would bypass ours, so its
+    # records instead propagate to the one JSON-on-stderr handler (see _logging).
     os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
+    os.environ.setdefault("FASTMCP_LOG_ENABLED", "false")
     parser = _parser()
     arguments = parser.parse_args(argv)
     command: _Command | None = getattr(arguments, "command", None)

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 from returns.result import Success
-from scenario import Scenario
 
 from orch_core import (
     FINAL_TURN_STATUSES,
@@ -20,7 +19,8 @@ from orch_core import (
     TurnStatus,
     can_transition,
 )
-from strategies import ALICE, FINAL_STATUSES, SMALL_POLICY
+from tests.core.scenario import Scenario
+from tests.strategies import ALICE, FINAL_STATUSES, SMALL_POLICY
 
 
 def test_the_table_covers_every_status() -> None:

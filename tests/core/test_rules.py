@@ -9,18 +9,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from returns.result import Failure, Success
-from scenario import Scenario
-from strategies import (
-    ALICE,
-    BOB,
-    SMALL_LIMITS,
-    SMALL_POLICY,
-    agent_names,
-    invalid_agent_names,
-    message_cases,
-    path_fact_cases,
-    session_name_cases,
-)
 
 from orch_core import (
     DeleteAgent,
@@ -35,6 +23,18 @@ from orch_core import (
     StopTurn,
     TurnStatus,
     decide,
+)
+from tests.core.scenario import Scenario
+from tests.strategies import (
+    ALICE,
+    BOB,
+    SMALL_LIMITS,
+    SMALL_POLICY,
+    agent_names,
+    invalid_agent_names,
+    message_cases,
+    path_fact_cases,
+    session_name_cases,
 )
 
 DEFAULT_POLICY = Policy(
@@ -152,7 +152,11 @@ def test_session_name_is_trimmed_and_a_trimmed_duplicate_is_taken() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "code"), [(SMALL_LIMITS.max_description_bytes, None), (SMALL_LIMITS.max_description_bytes + 1, LIMIT)]
+    ("size", "code"),
+    [
+        (SMALL_LIMITS.max_description_bytes, None),
+        (SMALL_LIMITS.max_description_bytes + 1, LIMIT),
+    ],
 )
 def test_description_limit_in_bytes(size: int, code: ErrorCode | None) -> None:
     scenario = small()
@@ -256,8 +260,15 @@ def test_role_rule(role: str, code: ErrorCode | None) -> None:
 
 @pytest.mark.parametrize(
     ("mode", "accepted"),
-    [(None, True), ("default", True), ("plan", True), ("bypassPermissions", False),
-     ("acceptEdits", False), ("PLAN", False), ("", False)],
+    [
+        (None, True),
+        ("default", True),
+        ("plan", True),
+        ("bypassPermissions", False),
+        ("acceptEdits", False),
+        ("PLAN", False),
+        ("", False),
+    ],
 )
 def test_permission_mode_must_be_in_the_allow_list(mode: str | None, accepted: bool) -> None:
     scenario = small()  # allows "default" and "plan" only
@@ -270,8 +281,16 @@ def test_permission_mode_must_be_in_the_allow_list(mode: str | None, accepted: b
 
 @pytest.mark.parametrize(
     ("model", "accepted"),
-    [(None, True), ("sonnet", True), ("claude-opus-4-1", True), ("claude-sonnet-4-5[1m]", True),
-     ("", False), ("two words", False), ("-flag", False), ("m" * 101, False)],
+    [
+        (None, True),
+        ("sonnet", True),
+        ("claude-opus-4-1", True),
+        ("claude-sonnet-4-5[1m]", True),
+        ("", False),
+        ("two words", False),
+        ("-flag", False),
+        ("m" * 101, False),
+    ],
 )
 def test_model_name_rule(model: str | None, accepted: bool) -> None:
     scenario = small()
@@ -285,7 +304,9 @@ def test_model_name_rule(model: str | None, accepted: bool) -> None:
 # -- root paths -----------------------------------------------------------------
 
 
-def facts(given: str, *, exists: bool = True, is_dir: bool = True, resolved: str | None = None) -> PathFacts:
+def facts(
+    given: str, *, exists: bool = True, is_dir: bool = True, resolved: str | None = None
+) -> PathFacts:
     return PathFacts(
         given=given,
         is_absolute=given.startswith("/"),
@@ -328,7 +349,9 @@ def test_root_path_rule(root: PathFacts, code: ErrorCode | None, stored: str | N
 def test_path_not_allowed_lists_the_roots_and_the_setting() -> None:
     scenario = small()
     error = scenario.fail(scenario.create_session(root=facts("/etc")))
-    assert_refused(error, ErrorCode.PATH_NOT_ALLOWED, "/srv/orch", "/home/a", "server.allowed_roots")
+    assert_refused(
+        error, ErrorCode.PATH_NOT_ALLOWED, "/srv/orch", "/home/a", "server.allowed_roots"
+    )
 
 
 @given(case=path_fact_cases())

@@ -209,3 +209,21 @@ def test_logging_goes_to_stderr_as_json_never_stdout() -> None:
     ]
     assert records[0]["agents"] == 2
     assert records[1]["logger"] == "fastmcp"
+
+
+def test_serve_logs_only_json_to_stderr_and_nothing_to_stdout(home: Path) -> None:
+    """With stdin closed at once, serve starts and stops; every stderr line is JSON."""
+    pytest.importorskip("orch_shell._serve")
+    result = subprocess.run(
+        [str(ORCH), "serve"],
+        env=_env(home, os.defpath),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any(record["logger"].startswith("fastmcp") for record in records)

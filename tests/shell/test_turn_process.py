@@ -288,16 +288,18 @@ def test_kill_stale_group_spares_a_reused_pid_and_kills_a_matching_one() -> None
 
 
 def test_kill_stale_group_kills_members_left_after_the_leader() -> None:
-    leader = subprocess.Popen(
-        ["sh", "-c", "trap '' TERM; sleep 60 & echo $!"],
+    with subprocess.Popen(
+        ["sh", "-c", "sleep 60 & echo $!"],
         start_new_session=True,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    assert leader.stdout is not None
-    member = int(leader.stdout.readline())
-    started = psutil.Process(member).create_time() - 0.005
-    leader.wait()
+    ) as leader:
+        assert leader.stdout is not None
+        member = int(leader.stdout.readline())
+        started = psutil.Process(leader.pid).create_time()
+        leader.wait()
+    assert is_gone(leader.pid)
+    assert not is_gone(member)
     assert kill_stale_group(leader.pid, leader.pid, started, grace_seconds=0.5)
     assert is_gone(member)
     assert not kill_stale_group(leader.pid, leader.pid, started, grace_seconds=0.5)

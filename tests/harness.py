@@ -1,0 +1,140 @@
+"""Building blocks for shell and end-to-end tests: a temp world, a server, clients.
+
+A *world* is a temporary HOME (the fake ``claude`` keeps its conversations in
+``$HOME/.fake-claude``, and HOME is the default allowed root), a project folder
+inside it, and an ``ORCH_HOME`` data dir. Servers run with the fake ``claude``
+(``tests/fake_claude.py``), either in memory (FastMCP ``Client(server)``) or as a
+real ``orch serve`` subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import psutil
+from fastmcp import Client
+
+from orch_core import ClaudeSettings, Principal, Settings
+from orch_shell._orchestrator import Orchestrator
+from orch_shell._serve import policy_for
+from orch_shell._server import build_server
+from orch_shell._service import OrchService
+from orch_shell._store import Store
+from orch_shell._turns import LiveTurns
+
+TESTS = Path(__file__).resolve().parent
+FAKE_CLAUDE = TESTS / "fake_claude.py"
+ORCH_BIN = Path(sys.executable).parent / "orch"
+ALICE = Principal(subject="local:alice")
+
+
+@attrs.frozen(kw_only=True)
+class World:
+    root: Path
+    home: Path
+    project: Path
+    data: Path
+
+    @property
+    def fake_state(self) -> Path:
+        return self.home / ".fake-claude"
+
+    def claude_command(self) -> tuple[str, ...]:
+        return (sys.executable, str(FAKE_CLAUDE))
+
+    def server_env(self, **extra: str) -> dict[str, str]:
+        """The environment of an ``orch serve`` subprocess in this world."""
+        env = {
+            "HOME": str(self.home),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ORCH_HOME": str(self.data),
+            "ORCH_CLAUDE_COMMAND": " ".join(self.claude_command()),
+            "FASTMCP_CHECK_FOR_UPDATES": "off",
+            "LANG": "C.UTF-8",
+        }
+        env.update(extra)
+        return env
+
+
+def make_world(tmp_path: Path) -> World:
+    home = tmp_path / "home"
+    project = home / "project"
+    project.mkdir(parents=True)
+    return World(root=tmp_path, home=home, project=project, data=tmp_path / "data")
+
+
+def test_settings(world: World, **claude: Any) -> Settings:
+    options: dict[str, Any] = {"command": world.claude_command(), "kill_grace_seconds": 2.0}
+    options.update(claude)
+    return Settings(claude=ClaudeSettings(**options))
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@asynccontextmanager
+async def in_memory(
+    world: World, settings: Settings | None = None, principal: Principal = ALICE, **client: Any
+) -> AsyncIterator[tuple[Client[Any], Orchestrator]]:
+    """An orchestrator on a real store in ``world.data`` and a FastMCP client on it."""
+    settings = settings or test_settings(world)
+    env = {"HOME": str(world.home), "PATH": os.environ.get("PATH", "")}
+    world.data.mkdir(parents=True, exist_ok=True)
+    store = Store.open(world.data / "orch.db")
+    live = LiveTurns(claude=settings.claude, environ=env, clock=time.time)
+    orchestrator = Orchestrator(
+        store=store, settings=settings, policy=policy_for(settings, env), live=live, clock=time.time
+    )
+    server = build_server(OrchService(orchestrator), lambda _ctx: principal)
+    try:
+        async with Client(server, **client) as session:
+            yield session, orchestrator
+    finally:
+        await orchestrator.shutdown()
+
+
+def structured(result: Any) -> dict[str, Any]:
+    """The JSON object a tool returned (structured content, else its text)."""
+    if getattr(result, "structured_content", None) is not None:
+        return dict(result.structured_content)
+    return dict(json.loads(result.content[0].text))
+
+
+def error_text(result: Any) -> str:
+    assert result.is_error, f"expected a tool error, got {result}"
+    return str(result.content[0].text)
+
+
+def wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait until none of ``pids`` is alive (zombies count as gone); the survivors."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in pids if _alive(p)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def read_pid(path: Path, timeout: float = 10.0) -> int:
+    """Wait for a pid file written by the fake ``claude``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text().strip())
+        time.sleep(0.05)
+    raise AssertionError(f"no pid file at {path}")
