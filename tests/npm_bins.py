@@ -23,9 +23,9 @@ INSTALL_HINT = "run `npm ci --prefix tests` (or set ORCH_SKIP_NPM_TESTS=1 to ski
 def npm_bin(name: str) -> Path:
     """The installed ``tests/node_modules/.bin/<name>``; fails (or skips) when absent."""
     path = NODE_BIN / name
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    _missing(f"{path} is not installed: {INSTALL_HINT}")
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        _missing(f"{path} is not installed: {INSTALL_HINT}")
+    return path
 
 
 def real_claude() -> Path:

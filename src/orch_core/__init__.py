@@ -12,9 +12,8 @@ from ._claude_cli import (
     PermissionDenial,
     StreamParser,
     TurnReport,
-    agent_environment,
-    build_argv,
 )
+from ._claude_invocation import agent_environment, build_argv
 from ._commands import (
     ClearConversation,
     Command,

@@ -99,7 +99,7 @@ def _(event: TurnStarted, state: State) -> State:
     turn = event.turn
     conversation = state.conversations[turn.conversation_id]
     conversation = attrs.evolve(conversation, turn_ids=(*conversation.turn_ids, turn.id))
-    agent = attrs.evolve(state.agents[turn.agent_id], running_turn_id=turn.id, last_turn_id=turn.id)
+    agent = attrs.evolve(state.agents[turn.agent_id], running_turn_id=turn.id)
     return attrs.evolve(
         state,
         turns=_put(state.turns, turn.id, turn),
@@ -135,7 +135,7 @@ def _(event: TurnEnded, state: State) -> State:
         cost_usd=agent.totals.cost_usd + event.cost_usd,
         usage=agent.totals.usage + event.usage,
     )
-    agent = attrs.evolve(agent, running_turn_id=None, totals=totals)
+    agent = attrs.evolve(agent, running_turn_id=None, last_turn_id=turn.id, totals=totals)
     conversation = state.conversations[turn.conversation_id]
     if event.status is TurnStatus.COMPLETED and event.claude_session_id is not None:
         # The next turn resumes from the id of the latest result: some CLI

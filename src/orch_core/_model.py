@@ -80,6 +80,7 @@ class Agent:
     conversation_id: ConversationId
     archived_conversation_ids: tuple[ConversationId, ...] = ()
     running_turn_id: TurnId | None = None
+    #: The turn that ended last (its reply is the agent's "last reply").
     last_turn_id: TurnId | None = None
     totals: Totals = Factory(Totals)
 

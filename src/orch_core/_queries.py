@@ -186,15 +186,7 @@ def _transcript_turn(turn: Turn) -> TranscriptTurn:
 
 
 def _last_finished(state: State, agent: Agent) -> Turn | None:
-    if agent.last_turn_id is None:
-        return None
-    turn = state.turns.get(agent.last_turn_id)
-    if turn is not None and turn.status is TurnStatus.RUNNING:
-        # The last reply is the one before the running turn, if any.
-        turn_ids = state.conversations[turn.conversation_id].turn_ids
-        earlier = [state.turns[t] for t in turn_ids if t != turn.id]
-        return earlier[-1] if earlier else None
-    return turn
+    return None if agent.last_turn_id is None else state.turns.get(agent.last_turn_id)
 
 
 def _conversation_view(conversation: Conversation) -> ConversationView:

@@ -105,7 +105,7 @@ class ClaudeSettings:
     max_reply_bytes: int = field(
         default=1024 * 1024,
         validator=checks.positive,
-        metadata={DOC: "Largest reply kept from one turn; the rest is cut off."},
+        metadata={DOC: "Largest reply accepted from one turn; a longer one fails the turn."},
     )
     stderr_tail_bytes: int = field(
         default=8_192,

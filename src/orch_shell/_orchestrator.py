@@ -44,7 +44,8 @@ from orch_core import (
 )
 
 from ._store import Store, StoreError
-from ._turn_process import RunningTurn, kill_stale_group
+from ._process_group import kill_stale_group
+from ._turn_process import RunningTurn
 from ._turns import LiveTurns
 
 log = structlog.get_logger("orch.orchestrator")
@@ -79,7 +80,7 @@ class Orchestrator:
     ) -> None:
         self._store = store
         self._state = store.load()
-        self._settings = settings
+        self.settings = settings
         self.policy = policy
         self.live = live
         self.clock = clock
@@ -183,7 +184,7 @@ class Orchestrator:
         """After a crash: kill surviving process groups of turns left running
         (only when the pid's start time matches), and mark the turns interrupted."""
         running = [t for t in self._state.turns.values() if t.status is TurnStatus.RUNNING]
-        grace = self._settings.claude.kill_grace_seconds
+        grace = self.settings.claude.kill_grace_seconds
         await asyncio.gather(
             *(
                 asyncio.to_thread(kill_stale_group, p.pid, p.pgid, p.start_time, grace)

@@ -84,7 +84,11 @@ async def _serve(orchestrator: Orchestrator) -> int:
     if interrupted:
         log.warning("turns interrupted by a previous crash", turn_ids=interrupted)
     principal = local_principal()
-    server = build_server(OrchService(orchestrator), lambda _ctx: principal)
+    server = build_server(
+        OrchService(orchestrator),
+        lambda _ctx: principal,
+        default_wait=orchestrator.settings.server.default_wait_seconds,
+    )
     serving = asyncio.create_task(
         serve_stdio_transport(server, max_line_bytes=MAX_STDIO_LINE_BYTES)
     )

@@ -7,6 +7,7 @@ middleware (:mod:`._errors_edge`).
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -72,14 +73,29 @@ def _hints(
     )
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("orch")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
 def build_server(
-    service: OrchService, principal_of: Callable[[Context | None], Principal]
+    service: OrchService,
+    principal_of: Callable[[Context | None], Principal],
+    *,
+    default_wait: float = 25.0,
 ) -> FastMCP:
     """The FastMCP server for ``service``; ``principal_of`` is the security context."""
     mcp = FastMCP(
         "orch",
         instructions=INSTRUCTIONS,
+        version=_version(),
         mask_error_details=True,
+        # Strict: "yes" is not a boolean and "10" is not a number. A model that
+        # sends the wrong type learns it from INVALID_ARGUMENT instead of having
+        # its intent guessed.
+        strict_input_validation=True,
         middleware=[ErrorMapping()],
         on_duplicate="error",
     )
@@ -193,7 +209,7 @@ def build_server(
         message: Annotated[
             str, Field(description="What to tell the agent (up to 100 KB of UTF-8, no NUL).")
         ],
-        wait_seconds: WaitArg = 25,
+        wait_seconds: WaitArg = default_wait,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Send a message to an agent, which runs one Claude Code turn in the session's folder. Returns the reply when the turn finishes within wait_seconds, else status 'running' (the reply then appears in get_session_status). AGENT_BUSY if the agent is already running a turn."""
@@ -220,7 +236,7 @@ def build_server(
                 description="If given, the first message of the new conversation, run as send_message_to_agent would."
             ),
         ] = None,
-        wait_seconds: WaitArg = 25,
+        wait_seconds: WaitArg = default_wait,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Archive the agent's current conversation (kept and readable) and start a fresh one, optionally with a first message."""

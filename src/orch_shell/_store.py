@@ -153,6 +153,9 @@ class Store:
                     db.execute("COMMIT")
             except sqlite3.Error as error:
                 raise StoreError("could not read the database") from error
+            except (KeyError, TypeError, ValueError) as error:
+                # A row no domain value accepts: written by hand, or by a buggy orch.
+                raise StoreError("the database holds a row this orch cannot read") from error
 
     def _open_db(self) -> sqlite3.Connection:
         if self._db is None:

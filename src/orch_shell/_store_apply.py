@@ -68,8 +68,8 @@ _INSERT_TURN: Final = _insert("turns", TURN_COLUMNS)
 _END_TURN: Final = "UPDATE turns SET " + ", ".join(  # noqa: S608 - constant names only
     f"{column.strip()} = ?" for column in TURN_RESULT_COLUMNS.split(",")
 )
-_ADD_TOTALS: Final = """
-    UPDATE agents SET running_turn_id = NULL,
+_AGENT_TURN_ENDED: Final = """
+    UPDATE agents SET running_turn_id = NULL, last_turn_id = ?,
         total_turns = total_turns + 1,
         total_cost_usd = total_cost_usd + ?,
         input_tokens = input_tokens + ?,
@@ -96,8 +96,8 @@ def apply_event(db: sqlite3.Connection, event: Event) -> None:
             db.execute(_INSERT_TURN, turn_params(turn))
             _one(
                 db,
-                "UPDATE agents SET running_turn_id = ?, last_turn_id = ? WHERE id = ?",
-                (turn.id, turn.id, turn.agent_id),
+                "UPDATE agents SET running_turn_id = ? WHERE id = ?",
+                (turn.id, turn.agent_id),
                 event,
             )
         case TurnProcessRecorded(turn_id=turn_id, process=process):
@@ -150,8 +150,14 @@ def _end_turn(db: sqlite3.Connection, event: TurnEnded) -> None:
     agent_id, conversation_id = found
     db.execute(f"{_END_TURN} WHERE id = ?", (*turn_result_params(event), event.turn_id))
     # REAL and INTEGER additions here are the same IEEE double / int additions
-    # evolve makes in Python, so the totals match bit for bit.
-    _one(db, _ADD_TOTALS, (event.cost_usd, *usage_params(event.usage), agent_id), event)
+    # evolve makes in Python, so the totals match bit for bit (token counts stay
+    # far below 2**63, where SQLite would turn an integer sum into a REAL).
+    _one(
+        db,
+        _AGENT_TURN_ENDED,
+        (event.turn_id, event.cost_usd, *usage_params(event.usage), agent_id),
+        event,
+    )
     if event.status is TurnStatus.COMPLETED and event.claude_session_id is not None:
         _one(
             db,

@@ -25,7 +25,6 @@ from orch_core import (
     ConversationStatus,
     ProcessInfo,
     Session,
-    SessionId,
     Totals,
     Turn,
     TurnEnded,
@@ -57,6 +56,9 @@ TURN_COLUMNS: Final = (
 )
 
 _NO_USAGE: Final = Usage()
+# Plain lookups: calling an enum class to find a member costs more than building a Turn.
+_TURN_STATUSES: Final = {status.value: status for status in TurnStatus}
+_CONVERSATION_STATUSES: Final = {status.value: status for status in ConversationStatus}
 _NO_DENIALS: Final = "[]"
 
 
@@ -83,7 +85,7 @@ def session_params(session: Session) -> Row:
 def session_from_row(row: Row, agent_ids: Sequence[AgentId]) -> Session:
     id_, owner, name, root_path, description, created_at = row
     return Session(
-        id=SessionId(id_),
+        id=id_,
         owner=owner,
         name=name,
         root_path=root_path,
@@ -136,14 +138,14 @@ def agent_from_row(row: Row, archived: Sequence[ConversationId]) -> Agent:
     (id_, session_id, name, role, model, mode, created_at, conversation_id, running, last,
      turns, cost, *usage) = row  # fmt: skip
     return Agent(
-        id=AgentId(id_),
-        session_id=SessionId(session_id),
+        id=id_,
+        session_id=session_id,
         name=name,
         role=role,
         model=model,
         permission_mode=mode,
         created_at=created_at,
-        conversation_id=ConversationId(conversation_id),
+        conversation_id=conversation_id,
         archived_conversation_ids=tuple(archived),
         running_turn_id=running,
         last_turn_id=last,
@@ -165,9 +167,9 @@ def conversation_params(conversation: Conversation) -> Row:
 def conversation_from_row(row: Row, turn_ids: Sequence[TurnId]) -> Conversation:
     id_, agent_id, status, created_at, archived_at, claude_session_id = row
     return Conversation(
-        id=ConversationId(id_),
-        agent_id=AgentId(agent_id),
-        status=ConversationStatus(status),
+        id=id_,
+        agent_id=agent_id,
+        status=_CONVERSATION_STATUSES[status],
         created_at=created_at,
         archived_at=archived_at,
         claude_session_id=claude_session_id,
@@ -223,12 +225,12 @@ def turn_from_row(row: Row) -> Turn:
      error_code, error, cost_usd, duration_ms, num_turns, input_, output, cache_read,
      cache_creation, denials, pid, pgid, start_time) = row  # fmt: skip
     return Turn(
-        id=TurnId(id_),
-        agent_id=AgentId(agent_id),
-        conversation_id=ConversationId(conversation_id),
+        id=id_,
+        agent_id=agent_id,
+        conversation_id=conversation_id,
         number=number,
         message=message,
-        status=TurnStatus(status),
+        status=_TURN_STATUSES[status],
         started_at=started_at,
         finished_at=finished_at,
         reply=reply,

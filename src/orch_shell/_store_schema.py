@@ -8,10 +8,13 @@ never edited once released - a change is a new step appended to the list.
 
 Ordering: a session lists its agents, an agent its archived conversations, a
 conversation its turns, in the order they were added. Every row therefore gets
-``seq``, one more than the table's largest (``UNIQUE``, so the maximum is an
-index lookup), and loads order by it. Archived conversations need no column of
-their own: an agent only ever archives its active conversation, which is always
-its newest, so archive order is ``seq`` order.
+``seq``, one more than the table's largest, and loads order by it. ``seq`` is
+the ``INTEGER PRIMARY KEY`` (the rowid, which ``VACUUM`` keeps when it is
+declared) and ``id`` a ``UNIQUE`` key: loading in ``seq`` order is then a plain
+table scan, not an index walk with a table lookup per row.
+Archived conversations need no column of their own: an agent only ever archives
+its active conversation, which is always its newest, so archive order is ``seq``
+order.
 
 Pointers from an agent to its active conversation and to its running and last
 turns carry no foreign key: they point "down" into rows that cascade from the

@@ -20,6 +20,7 @@ from hypothesis.stateful import (
     Bundle,
     MultipleResults,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     multiple,
     precondition,
@@ -104,6 +105,10 @@ permission_mode_choices: st.SearchStrategy[Case] = st.sampled_from(
 message_choices = mostly(st.just(("do the thing", None)), message_cases())
 
 
+#: Never-existing ids per bundle: enough to probe, few enough that real ids dominate.
+GHOSTS = 2
+
+
 def ghost(ids: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """Well-formed ids that were never minted (minted bodies start with ``0000``)."""
     return ids.map(lambda i: i[:4] + "f" + i[5:])
@@ -136,6 +141,7 @@ class ModelAgent:
     session: str
     name: str
     conversation: str
+    archived: list[str] = attrs.Factory(list)
     running: str | None = None
 
 
@@ -154,6 +160,8 @@ class CoreMachine(RuleBasedStateMachine):
         self.model_agents: dict[str, ModelAgent] = {}
         self.model_turns: dict[str, str] = {}  # live turn -> its conversation
         self.deleted: set[str] = set()
+        self.ghosts: Counter[str] = Counter()
+        self.created: Counter[str] = Counter()
 
     # -- the model's view of who may see what ------------------------------------
 
@@ -167,6 +175,10 @@ class CoreMachine(RuleBasedStateMachine):
             return None
         return agent
 
+    def may_add_ghost(self, kind: str) -> bool:
+        """A few never-existing ids, and only once real ones exist to outnumber them."""
+        return self.ghosts[kind] < GHOSTS and self.created[kind] > 2 * self.ghosts[kind]
+
     def actor(self, who: str, session_id: str | None) -> Principal:
         session = None if session_id is None else self.model_sessions.get(session_id)
         if who == "owner" and session is not None:
@@ -179,15 +191,10 @@ class CoreMachine(RuleBasedStateMachine):
 
     def forget_agent(self, agent_id: str) -> None:
         agent = self.model_agents.pop(agent_id)
-        self.deleted.add(agent_id)
-        for turn, conversation in list(self.model_turns.items()):
-            if self.state.conversations[conversation].agent_id == agent_id:
-                del self.model_turns[turn]
-                self.deleted.add(turn)
-        self.deleted.update(
-            c for c, v in self.state.conversations.items() if v.agent_id == agent_id
-        )
-        del agent
+        conversations = {agent.conversation, *agent.archived}
+        turns = {t for t, c in self.model_turns.items() if c in conversations}
+        self.model_turns = {t: c for t, c in self.model_turns.items() if t not in turns}
+        self.deleted.update({agent_id, *conversations, *turns})
 
     # -- running one command -----------------------------------------------------
 
@@ -229,20 +236,44 @@ class CoreMachine(RuleBasedStateMachine):
 
     # -- rules ---------------------------------------------------------------------
 
+    @initialize(target=sessions)
+    def one_session_each(self) -> MultipleResults[str]:
+        """Start where users start: each principal has a session (so agents come soon)."""
+        made = []
+        for principal, root in ((ALICE, "/srv/orch"), (BOB, "/home/a")):
+            command = CreateSession(
+                principal=principal,
+                name="home",
+                root=directory(root),
+                description="",
+                new_id=self.ids.session(),
+                now=self.clock.now,
+            )
+            self.execute(command, None)
+            self.model_sessions[command.new_id] = ModelSession(owner=principal, name="home")
+            made.append(command.new_id)
+        return multiple(*made)
+
     @rule(seconds=st.floats(0, 600, allow_nan=False))
     def tick(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
+    @precondition(lambda self: self.may_add_ghost("session"))
     @rule(target=sessions, sid=ghost(session_ids()))
     def never_existing_session(self, sid: str) -> str:
+        self.ghosts["session"] += 1
         return sid
 
+    @precondition(lambda self: self.may_add_ghost("agent"))
     @rule(target=agents, aid=ghost(agent_ids()))
     def never_existing_agent(self, aid: str) -> str:
+        self.ghosts["agent"] += 1
         return aid
 
+    @precondition(lambda self: self.may_add_ghost("turn"))
     @rule(target=turns, tid=ghost(turn_ids()))
     def never_existing_turn(self, tid: str) -> str:
+        self.ghosts["turn"] += 1
         return tid
 
     @rule(
@@ -272,6 +303,7 @@ class CoreMachine(RuleBasedStateMachine):
         if self.execute(command, expected) is None:
             return multiple()
         self.model_sessions[command.new_id] = ModelSession(owner=principal, name=name[0].strip())
+        self.created["session"] += 1
         return command.new_id
 
     @rule(who=actors, sid=sessions, force=st.booleans())
@@ -329,6 +361,7 @@ class CoreMachine(RuleBasedStateMachine):
         if self.execute(command, expected, target=sid) is None or session is None:
             return multiple()
         session.agents.append(command.new_id)
+        self.created["agent"] += 1
         self.model_agents[command.new_id] = ModelAgent(
             session=sid, name=name[0], conversation=command.new_conversation_id
         )
@@ -352,6 +385,7 @@ class CoreMachine(RuleBasedStateMachine):
         assert start.turn_id == turn
         assert start.cwd == self.state.sessions[agent.session].root_path
         agent.running = turn
+        self.created["turn"] += 1
         self.model_turns[turn] = agent.conversation
 
     @rule(target=turns, who=actors, aid=agents, message=message_choices)
@@ -422,6 +456,7 @@ class CoreMachine(RuleBasedStateMachine):
         decision = self.execute(command, expected, target=aid)
         if decision is None or agent is None:
             return multiple()
+        agent.archived.append(agent.conversation)
         agent.conversation = command.new_conversation_id
         if initial is None:
             assert decision.effects == ()
@@ -501,6 +536,7 @@ class CoreMachine(RuleBasedStateMachine):
         for aid, agent in self.model_agents.items():
             assert state.agents[aid].running_turn_id == agent.running
             assert state.agents[aid].conversation_id == agent.conversation
+            assert list(state.agents[aid].archived_conversation_ids) == agent.archived
 
     @invariant()
     def names_are_unique_per_owner_and_per_session(self) -> None:
@@ -548,5 +584,9 @@ class CoreMachine(RuleBasedStateMachine):
         assert replay(self.events) == self.state
 
 
-CoreMachine.TestCase.settings = settings(settings.default, stateful_step_count=50)
+# A sequence needs a few steps before it reaches a running turn, a limit or a busy
+# session, so the machine gets four times the profile's examples (dev: 120, ~5 s).
+CoreMachine.TestCase.settings = settings(
+    settings.default, max_examples=4 * settings.default.max_examples, stateful_step_count=50
+)
 TestCoreMachine = CoreMachine.TestCase

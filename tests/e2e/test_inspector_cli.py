@@ -42,13 +42,10 @@ def world(tmp_path: Path) -> World:
     return make_world(tmp_path)
 
 
-@pytest.fixture
-def inspector() -> Path:
-    return npm_bin("mcp-inspector-cli")
-
-
-def run(inspector: Path, world: World, *method: str) -> dict[str, Any]:
+def run(world: World, *method: str) -> dict[str, Any]:
     """One inspector run against a fresh ``orch serve``; its parsed JSON output."""
+    # Looked up here, not in a fixture, so a missing install is a failed test.
+    inspector = npm_bin("mcp-inspector-cli")
     # inspector-cli (through 1.0.3) probes for its own package.json relative to
     # the working directory, not to its module, and dies with ERR_MODULE_NOT_FOUND
     # unless ``../package.json`` exists (modelcontextprotocol/inspector#1503):
@@ -70,13 +67,14 @@ def run(inspector: Path, world: World, *method: str) -> dict[str, Any]:
         raise AssertionError(f"not JSON on stdout ({error}): {done.stdout[:2000]!r}") from error
 
 
-def call(inspector: Path, world: World, tool: str, **args: str) -> dict[str, Any]:
+def call(world: World, tool: str, **args: str) -> dict[str, Any]:
+    # The inspector JSON-parses each value it can ("123" becomes a number); ours are strings.
     pairs = [f"{key}={value}" for key, value in args.items()]
-    return run(inspector, world, "--method", "tools/call", "--tool-name", tool, "--tool-arg", *pairs)
+    return run(world, "--method", "tools/call", "--tool-name", tool, "--tool-arg", *pairs)
 
 
-def test_lists_exactly_the_nine_tools(inspector: Path, world: World) -> None:
-    listed = run(inspector, world, "--method", "tools/list")
+def test_lists_exactly_the_nine_tools(world: World) -> None:
+    listed = run(world, "--method", "tools/list")
     names = [tool["name"] for tool in listed["tools"]]
     assert sorted(names) == sorted(EXPECTED_TOOLS)
     for tool in listed["tools"]:
@@ -84,15 +82,15 @@ def test_lists_exactly_the_nine_tools(inspector: Path, world: World) -> None:
         assert tool["description"], tool["name"]
 
 
-def test_a_session_created_by_one_run_is_seen_by_the_next(inspector: Path, world: World) -> None:
-    created = call(inspector, world, "create_session", name="webapp", root_path=str(world.project))
+def test_a_session_created_by_one_run_is_seen_by_the_next(world: World) -> None:
+    created = call(world, "create_session", name="webapp", root_path=str(world.project))
     assert created["isError"] is False, created
     session = created["structuredContent"]
     sid = session["session_id"]
     assert sid.startswith("ses_")
     assert json.loads(created["content"][0]["text"])["session_id"] == sid
 
-    status = call(inspector, world, "get_session_status", session_id=sid)
+    status = call(world, "get_session_status", session_id=sid)
     assert status["isError"] is False, status
     view = status["structuredContent"]
     assert view["session_id"] == sid
@@ -101,8 +99,8 @@ def test_a_session_created_by_one_run_is_seen_by_the_next(inspector: Path, world
     assert view["agents"] == []
 
 
-def test_an_unknown_session_is_a_not_found_tool_error(inspector: Path, world: World) -> None:
-    missing = call(inspector, world, "get_session_status", session_id="ses_0000000000000000")
+def test_an_unknown_session_is_a_not_found_tool_error(world: World) -> None:
+    missing = call(world, "get_session_status", session_id="ses_0000000000000000")
     assert missing["isError"] is True, missing
     text = missing["content"][0]["text"]
     assert text.startswith("NOT_FOUND"), text

@@ -119,7 +119,7 @@ async def arena(tmp_path: Path, *, small: bool, hang: bool) -> AsyncIterator[Are
                 session_id=sid,
                 writer=writer["agent_id"],
                 critic=critic["agent_id"],
-                conversation_id=writer["conversation_id"],
+                conversation_id=writer["conversation"]["conversation_id"],
                 busy_turn=busy,
             )
 

@@ -58,7 +58,7 @@ from orch_core import (
 )
 from orch_shell._store import Store, StoreError
 from tests.shell.store_workload import POLICY, PRINCIPAL, batches, root_facts
-from tests.strategies import agent_names, final_statuses, messages, session_names
+from tests.strategies import agent_names, final_statuses, fitting_text, messages, session_names
 
 WORKLOAD = Path(__file__).with_name("store_workload.py")
 
@@ -224,6 +224,8 @@ def store_counts(path: Path) -> dict[str, int]:
 
 # -- random command sequences -------------------------------------------------
 
+#: Sees every session, so commands on sessions of both owners can succeed.
+ADMIN = Principal(subject="local:admin", is_admin=True)
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 costs = st.floats(0, 100, allow_nan=False, allow_infinity=False)
 tokens = st.integers(0, 2**40)
@@ -275,7 +277,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
     def create_agent(self, data: st.DataObject, name: str, model: str | None, now: float) -> None:
         self.run(
             CreateAgent(
-                principal=PRINCIPAL,
+                principal=ADMIN,
                 session_id=self.pick(data, self.state.sessions),
                 name=name,
                 role="",
@@ -288,11 +290,11 @@ class StoreMatchesMemory(RuleBasedStateMachine):
         )
 
     @precondition(lambda self: self.state.agents)
-    @rule(data=st.data(), message=messages(), now=costs)
+    @rule(data=st.data(), message=fitting_text(64) | messages(), now=costs)
     def send(self, data: st.DataObject, message: str, now: float) -> None:
         self.run(
             SendMessage(
-                principal=PRINCIPAL,
+                principal=ADMIN,
                 agent_id=self.pick(data, self.state.agents),
                 message=message,
                 new_turn_id=TurnId(self.new_id(TURN_PREFIX)),
@@ -357,7 +359,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
         if archive:
             self.run(
                 StartNewConversation(
-                    principal=PRINCIPAL,
+                    principal=ADMIN,
                     agent_id=agent_id,
                     initial_message=initial,
                     new_conversation_id=conversation_id,
@@ -368,7 +370,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
         else:
             self.run(
                 ClearConversation(
-                    principal=PRINCIPAL,
+                    principal=ADMIN,
                     agent_id=agent_id,
                     new_conversation_id=conversation_id,
                     now=now,
@@ -376,18 +378,19 @@ class StoreMatchesMemory(RuleBasedStateMachine):
             )
 
     @precondition(lambda self: self.state.agents)
-    @rule(data=st.data())
-    def delete_agent(self, data: st.DataObject) -> None:
-        self.run(DeleteAgent(principal=PRINCIPAL, agent_id=self.pick(data, self.state.agents)))
+    @rule(data=st.data(), go=st.booleans())
+    def delete_agent(self, data: st.DataObject, go: bool) -> None:
+        if not go:
+            return  # half as likely as other rules, so the tree can grow
+        self.run(DeleteAgent(principal=ADMIN, agent_id=self.pick(data, self.state.agents)))
 
     @precondition(lambda self: self.state.sessions)
-    @rule(data=st.data(), force=st.booleans())
-    def delete_session(self, data: st.DataObject, force: bool) -> None:
+    @rule(data=st.data(), force=st.booleans(), go=st.integers(0, 3))
+    def delete_session(self, data: st.DataObject, force: bool, go: int) -> None:
+        if go:
+            return  # a quarter as likely as other rules, so the tree can grow
         session_id = self.pick(data, self.state.sessions)
-        owner = self.state.sessions[SessionId(session_id)].owner
-        self.run(
-            DeleteSession(principal=Principal(subject=owner), session_id=session_id, force=force)
-        )
+        self.run(DeleteSession(principal=ADMIN, session_id=session_id, force=force))
 
     @invariant()
     def file_matches_memory(self) -> None:
@@ -404,7 +407,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
 TestStoreMatchesMemory = StoreMatchesMemory.TestCase
 # Steps are cheap (a few ms of SQLite each), but a long run adds nothing the
 # profile's example count does not already give.
-TestStoreMatchesMemory.settings = settings(stateful_step_count=25, deadline=None)
+TestStoreMatchesMemory.settings = settings(stateful_step_count=40, deadline=None)
 
 
 # -- schema, file and connection settings -------------------------------------
@@ -465,6 +468,22 @@ def test_wal_full_sync_and_foreign_keys_are_on(db_path: Path) -> None:
 def test_a_missing_directory_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open the database"):
         Store.open(tmp_path / "no" / "orch.db")
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not sqlite\n" * 100)
+    with pytest.raises(StoreError, match="cannot use the database"):
+        Store.open(db_path)
+
+
+def test_a_row_no_domain_value_accepts_is_a_store_error(db_path: Path, tmp_path: Path) -> None:
+    with Store.open(db_path) as store:
+        rec = Recorder(store, str(tmp_path))
+        rec.send(rec.agent(rec.session("s"), "coder"))
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE turns SET permission_denials = 'not json'")
+    with Store.open(db_path) as store, pytest.raises(StoreError, match="cannot read"):
+        store.load()
 
 
 def test_a_closed_store_refuses_work(db_path: Path) -> None:
