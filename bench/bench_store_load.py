@@ -4,6 +4,22 @@ Usage: ``python bench/bench_store_load.py [AGENTS] [TURNS]`` (defaults 10,000 an
 100,000). Builds the database with hand-made events in a few large batches (going
 through ``decide`` would measure the core, not the store), then times
 ``load()`` on a freshly opened store, best of three.
+
+Measured 2026-11-25 on a shared 2-core Linux VM (load average 2.5-4.5 from other
+jobs, Python 3.11.7, SQLite 3.40.1), each turn with a ~240-byte message and a
+~350-byte reply:
+
+=========  ==========  =====  ===========
+agents     turns       file   load()
+=========  ==========  =====  ===========
+1,000      10,000      9 MB   99 ms
+10,000     10,000      13 MB  203-232 ms
+10,000     100,000     95 MB  1.1-1.6 s
+=========  ==========  =====  ===========
+
+About a third is SQLite handing over the rows, the rest building the attrs
+values (``Turn`` and ``Usage`` run their validators; switching validators off
+saved under 10%).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ message without directive lines>``, N counting turns of that conversation, so a
 ``--resume`` visibly continues. An unknown ``--resume`` id fails like fixture 04
 (an ``error_during_execution`` result, the error on stderr, exit 1). Each turn
 costs 0.0125 USD and uses 100 input, 20 output, 10 cache-read and 5
-cache-creation tokens. Every run writes its pid to ``$HOME/.fake-claude/last.pid``.
+cache-creation tokens; like the real CLI, the result carries this turn's cost both
+in ``total_cost_usd`` and in ``model_usage_since_last_result`` (per model).
+Every run writes its pid to ``$HOME/.fake-claude/last.pid``.
 
 Directives, each on its own line of the message:
 
@@ -32,7 +34,8 @@ Directives, each on its own line of the message:
 ``#notloggedin``        fixture 05: result "Not logged in · Please run /login", exit 1
 ``#garbage``            interleave non-JSON lines and unknown event types
 ``#deny A,B``           a permission_denials entry per tool
-``#cumulative-cost``    report total_cost_usd summed over the conversation (as 2.1.328 does)
+``#cumulative-cost``    report total_cost_usd and modelUsage summed over the conversation, as
+                        2.1.328 does on resume; model_usage_since_last_result stays per turn
 ``#dump-env``           write env, argv, cwd and the message to ``env-<pid>.json``
 ``#pidfile``            write the pid to ``$HOME/.fake-claude/pid``
 """
@@ -55,6 +58,22 @@ USAGE = {
     "cache_creation_input_tokens": 5,
 }
 GARBAGE = [b"progress: 42%", b"[1, 2, 3]", b'{"type": "mystery_event", "x": 1}', b"\xff\xfe junk"]
+
+
+def model_usage(cost: float, turns: int = 1) -> dict[str, object]:
+    """A ``modelUsage``-style entry for the one fake model, ``turns`` turns' worth."""
+    return {
+        "fake-model": {
+            "inputTokens": USAGE["input_tokens"] * turns,
+            "outputTokens": USAGE["output_tokens"] * turns,
+            "cacheReadInputTokens": USAGE["cache_read_input_tokens"] * turns,
+            "cacheCreationInputTokens": USAGE["cache_creation_input_tokens"] * turns,
+            "webSearchRequests": 0,
+            "costUSD": cost,
+            "contextWindow": 1000000,
+            "maxOutputTokens": 128000,
+        }
+    }
 
 
 def emit(event: dict[str, object]) -> None:
@@ -127,9 +146,11 @@ def result(
         "session_id": session_id,
         "total_cost_usd": COST,
         "usage": dict(USAGE),
+        "modelUsage": model_usage(COST),
         "permission_denials": [],
         "terminal_reason": "completed",
         "uuid": str(uuid.uuid4()),
+        "model_usage_since_last_result": model_usage(COST),
     }
     event.update(extra)
     return event
@@ -252,9 +273,11 @@ def conversation(flags: dict[str, str], directives: dict[str, str], text: str, s
                 duration_ms=0,
                 errors=[missing],
                 usage=dict.fromkeys(USAGE, 0),
+                modelUsage={},
                 stop_reason=None,
             )
             del event["result"], event["terminal_reason"]  # fixture 04 has neither
+            del event["model_usage_since_last_result"]
             emit(event)
             sys.stderr.write(missing + "\n")
             return 1
@@ -285,6 +308,8 @@ def conversation(flags: dict[str, str], directives: dict[str, str], text: str, s
                 is_error=True,
                 subtype="success",
                 total_cost_usd=0,
+                modelUsage={},
+                model_usage_since_last_result={},
                 terminal_reason="api_error",
                 stop_reason="stop_sequence",
             )
@@ -301,6 +326,7 @@ def conversation(flags: dict[str, str], directives: dict[str, str], text: str, s
 
     turn = int(conversation["turns"]) + 1
     cost = float(conversation["cost"]) + COST
+    cumulative = "cumulative-cost" in directives
     reply = f"turn {turn}: {text[:200]}"
     if "flood" in directives:
         reply = flood(session_id, float(directives["flood"]))
@@ -323,7 +349,8 @@ def conversation(flags: dict[str, str], directives: dict[str, str], text: str, s
             subtype="success",
             num_turns=1 + tools,
             permission_denials=denials,
-            total_cost_usd=cost if "cumulative-cost" in directives else COST,
+            total_cost_usd=cost if cumulative else COST,
+            modelUsage=model_usage(cost, turn) if cumulative else model_usage(COST),
         )
     )
     return 0

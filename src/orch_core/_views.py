@@ -34,6 +34,8 @@ class LiveActivity:
     description: str
     at: float
     tool_uses: int = 0
+    #: Distinct tools used so far in this turn, in first-use order.
+    tools: tuple[str, ...] = ()
 
 
 @frozen(kw_only=True)

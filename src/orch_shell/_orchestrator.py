@@ -43,8 +43,8 @@ from orch_core import (
     replay,
 )
 
-from ._store import Store, StoreError
 from ._process_group import kill_stale_group
+from ._store import Store, StoreError
 from ._turn_process import RunningTurn
 from ._turns import LiveTurns
 
@@ -175,8 +175,19 @@ class Orchestrator:
 
     def _record_end(self, command: EndTurn) -> None:
         ended = self._decide_commit(command)
+        if isinstance(ended, Failure) and ended.failure().code is ErrorCode.UNAVAILABLE:
+            # The store refused the full record: keep at least the ending, so the
+            # agent does not stay busy for ever.
+            ended = self._decide_commit(
+                attrs.evolve(
+                    command,
+                    reply=None,
+                    permission_denials=(),
+                    error=f"the turn ended ({command.status}) but its reply could not be saved",
+                )
+            )
         if isinstance(ended, Failure):
-            # The turn was deleted with its agent meanwhile: nothing left to record.
+            # Typically: the turn was deleted with its agent meanwhile.
             log.info("turn end not recorded", turn_id=command.turn_id, reason=str(ended.failure()))
         self.live.finished(command.turn_id)
 
@@ -226,6 +237,14 @@ class Orchestrator:
         self._store.close()
 
 
+def _clean(text: str | None) -> str | None:
+    """Text safe to store: JSON may carry lone surrogates (``"\\ud800"``), which UTF-8
+    cannot encode; each becomes ``?`` instead of failing the write."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def end_turn_command(turn_id: TurnId, report: TurnReport, *, now: float) -> EndTurn:
     """How the runtime's report of a finished process becomes a recorded turn ending."""
     status, error_code = _OUTCOMES[report.outcome]
@@ -234,9 +253,9 @@ def end_turn_command(turn_id: TurnId, report: TurnReport, *, now: float) -> EndT
         turn_id=turn_id,
         status=status,
         now=now,
-        reply=report.reply or None,
+        reply=_clean(report.reply or None),
         error_code=error_code,
-        error=report.error,
+        error=_clean(report.error),
         cost_usd=max(0.0, report.cost_usd),
         duration_ms=report.duration_ms,
         num_turns=report.num_turns,
@@ -247,8 +266,8 @@ def end_turn_command(turn_id: TurnId, report: TurnReport, *, now: float) -> EndT
             cache_creation_input_tokens=usage.cache_creation_input_tokens,
         ),
         permission_denials=tuple(
-            f"{d.tool_name}: {d.detail}" if d.detail else d.tool_name
+            _clean(f"{d.tool_name}: {d.detail}" if d.detail else d.tool_name) or ""
             for d in report.permission_denials
         ),
-        claude_session_id=report.claude_session_id,
+        claude_session_id=_clean(report.claude_session_id),
     )

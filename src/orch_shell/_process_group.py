@@ -21,6 +21,14 @@ _REAP_SECONDS = 5.0  # how long to wait for SIGKILLed processes to vanish
 _POLL_SECONDS = 0.05
 
 
+def start_time(pid: int) -> float:
+    """The start time that identifies ``pid``; 0.0 (matches nothing) if it is gone."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 0.0
+
+
 def kill_stale_group(pid: int, pgid: int, start_time: float, grace_seconds: float) -> bool:
     """Stop a turn's process group left by a crashed server; return whether any was killed.
 

@@ -35,7 +35,11 @@ MAX_STDIO_LINE_BYTES = 4 * 1024 * 1024
 
 def local_principal() -> Principal:
     """The user running the server (authentication arrives with tokens)."""
-    return Principal(subject=f"local:{getpass.getuser()}")
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
+        user = str(os.getuid())
+    return Principal(subject=f"local:{user}")
 
 
 def allowed_roots(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:

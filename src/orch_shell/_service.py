@@ -267,13 +267,15 @@ class OrchService:
         return turn_result(last, now=self._orch.clock())
 
     def _describe(self, turn_id: TurnId, elapsed: float) -> str:
+        """``agent writer: using tool Edit (3 tool uses: Read, Edit; 12 s)``."""
         activity = self._orch.live.activity.get(turn_id)
         turn = self._orch.state.turns.get(turn_id)
         agent = None if turn is None else self._orch.state.agents.get(turn.agent_id)
         who = "agent" if agent is None else f"agent {agent.name}"
-        doing = "starting" if activity is None else activity.description
-        uses = 0 if activity is None else activity.tool_uses
-        return f"{who}: {doing} ({uses} tool uses, {elapsed:.0f} s)"
+        if activity is None:
+            return f"{who}: starting ({elapsed:.0f} s)"
+        tools = f": {', '.join(activity.tools)}" if activity.tools else ""
+        return f"{who}: {activity.description} ({activity.tool_uses} tool uses{tools}; {elapsed:.0f} s)"
 
 
 __all__ = ["OrchService", "Progress", "SessionId", "path_facts"]

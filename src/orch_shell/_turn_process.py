@@ -1,16 +1,15 @@
 """One agent turn as one ``claude`` process: spawn, stream, bound, and always reap.
 
 Theory of operation: the CLI runs as the leader of its own process group
-(``start_new_session``), so "stop the turn" means "stop the group". SIGTERM goes
-first because the real CLI starts its Bash tools in sessions of their own and only
-ends them itself when it gets to run its exit handlers; SIGKILL follows after a
-grace period for anything that ignores TERM. When the leader exits on its own,
-leftovers of its group are stopped the same way, so a turn never leaves orphans.
+(``start_new_session``), so "stop the turn" means "stop the group" (see
+:mod:`._process_group`: TERM, a grace period, KILL). When the leader exits on its
+own, leftovers of its group are stopped the same way, so a turn never leaves
+orphans.
 
-Memory is bounded whatever the CLI prints: stdout is read in chunks and split
-into lines here (a line longer than ``max_line_bytes`` stops the turn), each line
-goes straight to the sans-IO :class:`~orch_core._claude_cli.StreamParser`, and
-only the last ``stderr_tail_bytes`` of stderr are kept.
+Memory is bounded whatever the CLI prints (see :mod:`._child_pipes`): a line
+longer than ``max_line_bytes`` stops the turn, each line goes straight to the
+sans-IO :class:`~orch_core._claude_cli.StreamParser`, and only the last
+``stderr_tail_bytes`` of stderr are kept.
 """
 
 from __future__ import annotations
@@ -23,16 +22,16 @@ from pathlib import Path
 from typing import Literal
 
 import attrs
-import psutil
 from attrs import frozen
 from returns.result import Failure, Result, Success
 
 from orch_core._claude_cli import Activity, StreamParser, TurnReport
 
-from ._process_group import kill_stale_group as kill_stale_group  # importers predate the split
-from ._process_group import signal_group, stop_group
+from ._child_pipes import close_pipes, keep_tail, read_lines, write_all
+from ._process_group import kill_stale_group, signal_group, start_time, stop_group
 
-_CHUNK = 64 * 1024
+__all__ = ["RunningTurn", "TurnLaunch", "TurnStartError", "kill_stale_group", "start_turn"]
+
 _DRAIN_SECONDS = 0.5  # how long stdout may stay open after the leader exited
 _LEFTOVER_GRACE = 1.0  # TERM-to-KILL wait for group members left after a normal exit
 _REAP_SECONDS = 5.0  # how long to wait for SIGKILLed processes to vanish
@@ -98,26 +97,6 @@ async def start_turn(
     return Success(RunningTurn(launch, process, on_activity))
 
 
-def _close_pipes(process: asyncio.subprocess.Process) -> None:
-    """Close the turn's pipes so their transport cannot outlive the turn.
-
-    A reader that stopped early (a line overflow) or a pipe still held by a
-    descendant outside the group would otherwise keep the transport and its file
-    descriptors open; asyncio offers no public handle for this, hence ``_transport``.
-    """
-    transport = getattr(process, "_transport", None)
-    if isinstance(transport, asyncio.SubprocessTransport):
-        transport.close()
-
-
-def _create_time(pid: int) -> float:
-    """The start time that identifies ``pid``; 0.0 (matches nothing) if it is gone."""
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return 0.0
-
-
 class RunningTurn:
     """A live turn; ``wait`` and ``cancel`` may be awaited any number of times."""
 
@@ -129,7 +108,7 @@ class RunningTurn:
     ) -> None:
         self.pid = process.pid
         self.pgid = process.pid  # a new session's leader: its pid is the group id
-        self.start_time = _create_time(process.pid)
+        self.start_time = start_time(process.pid)
         self.last_activity: Activity | None = None
         self.last_activity_at = time.monotonic()
         self._launch = launch
@@ -178,7 +157,7 @@ class RunningTurn:
 
     async def _supervise(self) -> TurnReport:
         tasks = [
-            asyncio.create_task(self._write_stdin()),
+            asyncio.create_task(write_all(self._process.stdin, self._launch.message.encode())),
             reader := asyncio.create_task(self._read_stdout()),
             errors := asyncio.create_task(self._read_stderr()),
             exited := asyncio.create_task(self._leader_exited()),
@@ -202,7 +181,7 @@ class RunningTurn:
         finally:
             for task in tasks:
                 task.cancel()
-            _close_pipes(self._process)
+            close_pipes(self._process)
         return self._report(reason)
 
     async def _watch(
@@ -244,40 +223,6 @@ class RunningTurn:
         while self._process.returncode is None:  # noqa: ASYNC110 -- see the docstring
             await asyncio.sleep(_POLL_SECONDS)
 
-    async def _write_stdin(self) -> None:
-        stdin = self._process.stdin
-        assert stdin is not None  # noqa: S101 -- PIPE was requested
-        try:
-            stdin.write(self._launch.message.encode("utf-8"))
-            await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # it exited without reading everything; its exit says why
-        finally:
-            stdin.close()  # an open stdin makes `claude -p` wait forever
-
-    async def _read_stdout(self) -> None:
-        stream = self._process.stdout
-        assert stream is not None  # noqa: S101 -- PIPE was requested
-        limit = self._launch.max_line_bytes
-        buffer = bytearray()
-        scanned = 0  # bytes of buffer already known to hold no newline
-        while chunk := await stream.read(_CHUNK):
-            buffer += chunk
-            start = 0
-            while (end := buffer.find(b"\n", max(start, scanned))) != -1:
-                if end - start > limit:
-                    break
-                self._take(bytes(buffer[start:end]))
-                start = end + 1
-            del buffer[:start]
-            scanned = len(buffer)
-            if buffer.find(b"\n") > limit or len(buffer) > limit:
-                self._overflow = f"a line exceeded {limit} bytes"
-                self._request_stop("overflow")
-                return
-        if buffer:
-            self._take(bytes(buffer))
-
     def _take(self, line: bytes) -> None:
         activity = self._parser.feed_line(line)
         if activity is not None:
@@ -285,10 +230,15 @@ class RunningTurn:
             self.last_activity_at = time.monotonic()
             self._on_activity(activity)
 
+    async def _read_stdout(self) -> None:
+        stream = self._process.stdout
+        assert stream is not None  # noqa: S101 -- PIPE was requested
+        limit = self._launch.max_line_bytes
+        if not await read_lines(stream, limit, self._take):
+            self._overflow = f"a line exceeded {limit} bytes"
+            self._request_stop("overflow")
+
     async def _read_stderr(self) -> None:
         stream = self._process.stderr
         assert stream is not None  # noqa: S101 -- PIPE was requested
-        keep = self._launch.stderr_tail_bytes
-        while chunk := await stream.read(_CHUNK):
-            self._stderr_tail += chunk
-            del self._stderr_tail[: max(0, len(self._stderr_tail) - keep)]
+        await keep_tail(stream, self._stderr_tail, self._launch.stderr_tail_bytes)

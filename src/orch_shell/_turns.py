@@ -76,10 +76,15 @@ class LiveTurns:
 
     def _on_activity(self, turn_id: TurnId, activity: Activity) -> None:
         handle = self._handles.get(turn_id)
+        previous = self.activity.get(turn_id)
+        tools = () if previous is None else previous.tools
+        if activity.tool_name and activity.tool_name not in tools:
+            tools = (*tools, activity.tool_name)
         self.activity[turn_id] = LiveActivity(
             description=activity.description,
             at=self._clock(),
             tool_uses=0 if handle is None else handle.tool_uses,
+            tools=tools,
         )
         changed = self._changed.get(turn_id)
         if changed is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,8 @@ from orch_core._claude_cli import (
     StreamParser,
     TurnReport,
     Usage,
-    agent_environment,
-    build_argv,
 )
+from orch_core._claude_invocation import agent_environment, build_argv
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "claude-cli-2.1.328"
 MAX_REPLY = 1 << 20
@@ -59,8 +59,48 @@ def test_resume_fixture_keeps_the_conversation_id() -> None:
     _, _, second = run(lines_of("02-resume.jsonl"))
     assert second.outcome == "completed"
     assert second.claude_session_id == first.claude_session_id
-    # 2.1.328 reports the conversation's running total on resume, not this turn's cost
-    assert second.cost_usd == pytest.approx(0.010428)
+
+
+def result_of(name: str) -> dict[str, object]:
+    events = [json.loads(line) for line in lines_of(name)]
+    return next(e for e in events if e.get("type") == "result")
+
+
+def test_each_fixture_turn_reports_its_own_cost_not_the_running_total() -> None:
+    _, _, first = run(lines_of("01-reply.jsonl"))
+    _, _, second = run(lines_of("02-resume.jsonl"))
+    assert first.cost_usd == pytest.approx(0.005208)
+    assert second.cost_usd == pytest.approx(0.00522)
+    # 2.1.328's total_cost_usd on resume is the conversation's running total
+    assert result_of("02-resume.jsonl")["total_cost_usd"] == pytest.approx(0.010428)
+    assert first.cost_usd + second.cost_usd == pytest.approx(0.010428)
+
+
+def test_resume_fixture_token_usage_is_the_turns_own() -> None:
+    _, _, second = run(lines_of("02-resume.jsonl"))
+    assert (second.usage.input_tokens, second.usage.output_tokens) == (1245, 12)
+
+
+def cost_of(result: dict[str, object]) -> float:
+    event = {"type": "result", "is_error": False, "result": "ok", **result}
+    return run([json.dumps(event).encode()])[2].cost_usd
+
+
+def test_the_turn_cost_sums_every_model_used_since_the_last_result() -> None:
+    since = {"opus": {"costUSD": 0.5}, "haiku": {"costUSD": 0.25}, "odd": "not a model"}
+    assert cost_of({"total_cost_usd": 9.0, "model_usage_since_last_result": since}) == 0.75
+
+
+def test_an_empty_model_usage_since_last_result_means_the_turn_cost_nothing() -> None:
+    assert cost_of({"total_cost_usd": 9.0, "model_usage_since_last_result": {}}) == 0.0
+
+
+@pytest.mark.parametrize("since", [None, [], "0.1", 3])
+def test_without_a_model_usage_dict_the_total_cost_is_the_turn_cost(since: object) -> None:
+    result: dict[str, object] = {"total_cost_usd": 0.25}
+    if since is not None:
+        result["model_usage_since_last_result"] = since
+    assert cost_of(result) == 0.25
 
 
 def test_tool_use_fixture_counts_tools_and_shows_the_tool_as_activity() -> None:
@@ -162,6 +202,14 @@ def test_a_nonsense_cost_reads_as_zero(cost: str) -> None:
     _, _, report = run([line.encode()])
     assert report.outcome == "completed"
     assert report.cost_usd == 0.0
+    since = f'{{"m":{{"costUSD":{cost}}}}}'
+    line = f'{{"type":"result","is_error":false,"model_usage_since_last_result":{since}}}'
+    assert run([line.encode()])[2].cost_usd == 0.0
+
+
+def test_model_costs_that_overflow_when_summed_read_as_zero() -> None:
+    since = {"a": {"costUSD": 1e308}, "b": {"costUSD": 1e308}}
+    assert cost_of({"model_usage_since_last_result": since}) == 0.0
 
 
 @given(st.lists(st.binary(max_size=200), max_size=20))
@@ -175,6 +223,12 @@ JSON = st.recursive(
     max_leaves=20,
 )
 KNOWN = st.sampled_from(["system", "assistant", "user", "result"])
+
+
+@given(JSON)
+def test_any_model_usage_reads_as_a_finite_cost(since: object) -> None:
+    cost = cost_of({"model_usage_since_last_result": {"m": {"costUSD": since}, "n": since}})
+    assert math.isfinite(cost)
 
 
 @given(st.lists(st.dictionaries(st.just("type"), KNOWN) | st.just({}), max_size=5), JSON)

@@ -50,6 +50,7 @@ from orch_core import (
     decide,
     replay,
 )
+from orch_shell._store import Store
 
 PRINCIPAL = Principal(subject="local:test")
 POLICY = Policy(
@@ -164,9 +165,13 @@ def _turn_command(
     )
 
 
-def main(argv: list[str]) -> None:
-    from orch_shell._store import Store
+def reloaded(path: Path) -> State:
+    """The state in the database at ``path``, read through a freshly opened store."""
+    with Store.open(path) as store:
+        return store.load()
 
+
+def main(argv: list[str]) -> None:
     database, root, seed = Path(argv[1]), argv[2], int(argv[3])
     with Store.open(database) as store:
         for count, (events, _state) in enumerate(batches(root, seed), start=1):

@@ -2,42 +2,37 @@
 
 This pins the protocol to the CLI rather than to our fake: with an empty HOME and
 no ``ANTHROPIC_*`` variables the CLI must still print ``init`` and end with the
-"Not logged in" result, which the parser must read as a failed turn. Skipped only
-when no CLI is installed (CI installs it under ``node_modules``).
+"Not logged in" result, which the parser must read as a failed turn. The CLI is
+the one ``tests/package.json`` pins (``npm ci --prefix tests``; CI does this), or
+``ORCH_REAL_CLAUDE`` when set; a missing CLI fails the test (see ``tests/npm_bins.py``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from orch_core._claude_cli import agent_environment, build_argv
+from orch_core._claude_invocation import agent_environment, build_argv
 from orch_shell._turn_process import TurnLaunch, start_turn
+from tests.npm_bins import real_claude
 
 pytestmark = [pytest.mark.real_claude, pytest.mark.timeout(120)]
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def find_claude() -> str | None:
-    """``ORCH_REAL_CLAUDE``, then ``node_modules/.bin/claude`` in the repo, then PATH."""
-    candidates = [
-        os.environ.get("ORCH_REAL_CLAUDE"),
-        str(REPO / "node_modules" / ".bin" / "claude"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return shutil.which("claude")
+def find_claude() -> str:
+    """``ORCH_REAL_CLAUDE`` when set (it must then be runnable), else the pinned CLI."""
+    override = os.environ.get("ORCH_REAL_CLAUDE")
+    if not override:
+        return str(real_claude())
+    if not (Path(override).is_file() and os.access(override, os.X_OK)):
+        pytest.fail(f"ORCH_REAL_CLAUDE={override} is not an executable file", pytrace=False)
+    return override
 
 
 async def test_a_logged_out_cli_fails_the_turn_with_its_own_message(tmp_path: Path) -> None:
     claude = find_claude()
-    if claude is None:
-        pytest.skip("no claude CLI: set ORCH_REAL_CLAUDE or run `npm install` in the repo")
     home = tmp_path / "home"
     project = tmp_path / "project"
     home.mkdir()

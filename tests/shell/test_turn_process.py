@@ -14,8 +14,10 @@ import attrs
 import psutil
 import pytest
 
-from orch_core._claude_cli import Activity, TurnReport, agent_environment, build_argv
-from orch_shell._turn_process import RunningTurn, TurnLaunch, kill_stale_group, start_turn
+from orch_core._claude_cli import Activity, TurnReport
+from orch_core._claude_invocation import agent_environment, build_argv
+from orch_shell._process_group import kill_stale_group
+from orch_shell._turn_process import RunningTurn, TurnLaunch, start_turn
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -107,6 +109,38 @@ async def test_resume_continues_the_conversation(tmp_path: Path) -> None:
     assert second.reply == "turn 2: two"
     assert second.claude_session_id == first.claude_session_id
     assert first.cost_usd + second.cost_usd == pytest.approx(0.025)
+
+
+async def test_resumed_turns_report_their_own_cost_not_the_running_total(tmp_path: Path) -> None:
+    first = await turn(launch(tmp_path, "#cumulative-cost\none"))
+    resume_id = first.claude_session_id
+    second = await turn(launch(tmp_path, "#cumulative-cost\ntwo", resume_id=resume_id))
+    third = await turn(launch(tmp_path, "#cumulative-cost\nthree", resume_id=resume_id))
+    assert third.reply == "turn 3: three"  # the CLI's running total is 0.0375 by now
+    assert [r.cost_usd for r in (first, second, third)] == pytest.approx([0.0125] * 3)
+
+
+def fake_result(home: Path, message: str, *resume: str) -> dict[str, object]:
+    argv = [str(FAKE), "-p", "--output-format", "stream-json", "--verbose"]
+    argv += ["--resume", *resume] if resume else []
+    env = {"HOME": str(home), "PATH": os.environ["PATH"]}
+    done = subprocess.run(argv, input=message, capture_output=True, env=env, check=True, text=True)
+    results: list[dict[str, object]] = [
+        e for e in map(json.loads, done.stdout.splitlines()) if e["type"] == "result"
+    ]
+    return results[-1]
+
+
+def test_the_fake_prints_the_running_total_like_the_real_cli(tmp_path: Path) -> None:
+    first = fake_result(tmp_path, "#cumulative-cost\none")
+    second = fake_result(tmp_path, "#cumulative-cost\ntwo", str(first["session_id"]))
+    plain = fake_result(tmp_path, "three", str(first["session_id"]))
+    assert second["total_cost_usd"] == pytest.approx(0.025)  # as fixture 02
+    for event in (first, second, plain):
+        since = event["model_usage_since_last_result"]
+        assert isinstance(since, dict)
+        assert [m["costUSD"] for m in since.values()] == pytest.approx([0.0125])
+    assert plain["total_cost_usd"] == pytest.approx(0.0125)
 
 
 async def test_an_unknown_resume_id_fails_with_the_cli_message(tmp_path: Path) -> None:
