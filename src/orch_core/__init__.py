@@ -98,7 +98,6 @@ from ._settings import (
 from ._views import (
     AgentView,
     ConversationChange,
-    TurnResult,
     DeletedView,
     LiveActivity,
     ReplyView,
@@ -106,6 +105,7 @@ from ._views import (
     SessionSummary,
     SessionView,
     TranscriptView,
+    TurnResult,
     iso,
 )
 
@@ -127,8 +127,8 @@ __all__ = [
     "ClearConversation",
     "Command",
     "Conversation",
-    "ConversationChange",
     "ConversationArchived",
+    "ConversationChange",
     "ConversationCleared",
     "ConversationId",
     "ConversationStatus",

@@ -7,7 +7,6 @@ the shell turns them into JSON with cattrs. Times are ISO 8601 UTC strings.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from typing import Literal
 
 from attrs import frozen

@@ -42,7 +42,18 @@ def configure_logging(level: str) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(_drop_expected_tool_failures)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.getLevelNamesMapping()[level.upper()])
     logging.captureWarnings(True)  # warnings.warn also reaches stderr as JSON
+
+
+def _drop_expected_tool_failures(record: logging.LogRecord) -> bool:
+    """FastMCP logs every failed call at ERROR with a traceback, including a user's
+    ``NOT_FOUND``. orch's error edge already logs what matters (an ``INTERNAL``
+    failure with its ref and traceback), so these records are dropped."""
+    if not record.name.startswith("fastmcp."):
+        return True
+    message = record.getMessage()
+    return not message.startswith(("Error calling tool", "Error reading resource"))

@@ -119,7 +119,7 @@ class Orchestrator:
         try:
             self._store.apply(decision.events)
         except StoreError as error:
-            log.error("store write failed", error=str(error), cause=repr(error.__cause__))
+            log.exception("store write failed", error=str(error))
             return Failure(
                 OrchError(
                     code=ErrorCode.UNAVAILABLE,

@@ -21,7 +21,7 @@ _REAP_SECONDS = 5.0  # how long to wait for SIGKILLed processes to vanish
 _POLL_SECONDS = 0.05
 
 
-def start_time(pid: int) -> float:
+def process_start_time(pid: int) -> float:
     """The start time that identifies ``pid``; 0.0 (matches nothing) if it is gone."""
     try:
         return psutil.Process(pid).create_time()

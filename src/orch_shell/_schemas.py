@@ -40,7 +40,7 @@ def _typed(annotation: Any) -> Any:
     if isinstance(annotation, type) and attrs.has(annotation):
         return _typed_dict(annotation)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return Literal[tuple(member.value for member in annotation)]  # type: ignore[valid-type]
+        return Literal[tuple(member.value for member in annotation)]
     origin = typing.get_origin(annotation)
     if origin in (Union, types.UnionType):
         return Union[tuple(_typed(a) for a in typing.get_args(annotation))]  # noqa: UP007

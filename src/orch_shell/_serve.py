@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import structlog
 
@@ -44,7 +45,7 @@ def local_principal() -> Principal:
 
 def allowed_roots(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:
     """The configured roots (default: the user's home), symlinks resolved."""
-    roots = settings.server.allowed_roots or (environ.get("HOME") or os.path.expanduser("~"),)
+    roots = settings.server.allowed_roots or (environ.get("HOME") or str(Path.home()),)
     return tuple(os.path.realpath(root) for root in roots)
 
 
@@ -78,7 +79,7 @@ def serve_stdio(settings: Settings, paths: OrchPaths) -> int:
     try:
         orchestrator = open_orchestrator(settings, paths, os.environ)
     except StoreError as error:
-        print(f"orch: cannot open the state store: {error}", file=sys.stderr)  # noqa: T201
+        print(f"orch: cannot open the state store: {error}", file=sys.stderr)
         return 1
     return asyncio.run(_serve(orchestrator))
 

@@ -40,6 +40,8 @@ status "running" and keeps going; poll get_session_status for its reply. Agents
 of one session can work in parallel. list_sessions finds sessions again later.
 """
 
+# Parameter types: the descriptions become the JSON schema a client (and the model
+# choosing the arguments) reads, so they say what a value must look like.
 SessionIdArg = Annotated[
     str, Field(description="Id of the session (ses_…), from create_session or list_sessions.")
 ]
@@ -56,6 +58,51 @@ WaitArg = Annotated[
         "get_session_status.",
     ),
 ]
+SessionNameArg = Annotated[
+    str, Field(description="A name for the session, unique among your sessions (1-64 chars).")
+]
+RootPathArg = Annotated[
+    str,
+    Field(
+        description="Absolute path of the project folder the agents work in; it must exist "
+        "and lie inside an allowed root (default: your home folder)."
+    ),
+]
+DescriptionArg = Annotated[str, Field(description="What the session is for (optional).")]
+ForceArg = Annotated[
+    bool, Field(description="Cancel running turns instead of refusing with SESSION_BUSY.")
+]
+AgentNameArg = Annotated[
+    str,
+    Field(
+        description="Agent name, unique in the session: 1-32 of a-z, 0-9, '_', '-', "
+        "starting with a letter (e.g. 'reviewer')."
+    ),
+]
+RoleArg = Annotated[
+    str, Field(description="The agent's role, appended to its system prompt (up to 8 KB).")
+]
+ModelArg = Annotated[
+    str | None,
+    Field(description="Claude model alias or id (e.g. 'sonnet'); default: the CLI's own."),
+]
+PermissionModeArg = Annotated[
+    str | None,
+    Field(
+        description="Claude Code permission mode from the configured allow-list "
+        "(default list: 'default', 'acceptEdits', 'plan'); default: the CLI's own."
+    ),
+]
+MessageArg = Annotated[
+    str, Field(description="What to tell the agent (up to 100 KB of UTF-8, no NUL).")
+]
+InitialMessageArg = Annotated[
+    str | None,
+    Field(
+        description="If given, the first message of the new conversation, run as "
+        "send_message_to_agent would."
+    ),
+]
 
 
 def _hints(
@@ -66,10 +113,10 @@ def _hints(
     open_world: bool = False,
 ) -> ToolAnnotations:
     return ToolAnnotations(
-        readOnlyHint=read_only,
-        destructiveHint=destructive,
-        idempotentHint=idempotent,
-        openWorldHint=open_world,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=open_world,
     )
 
 
@@ -111,39 +158,28 @@ def build_server(
 
     @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints())
     async def create_session(
-        name: Annotated[
-            str,
-            Field(
-                description="A name for the session, unique among your sessions (1-64 characters)."
-            ),
-        ],
-        root_path: Annotated[
-            str,
-            Field(
-                description="Absolute path of the project folder the agents work in; it must exist and lie inside an allowed root (default: your home folder)."
-            ),
-        ],
-        description: Annotated[str, Field(description="What the session is for (optional).")] = "",
+        name: SessionNameArg,
+        root_path: RootPathArg,
+        description: DescriptionArg = "",
         ctx: Context | None = None,
     ) -> dict[str, Any]:
-        """Create a session: a project folder on disk in which agents run. Files are never changed by orch itself."""
+        """Create a session: a project folder on disk in which agents run.
+
+        orch itself never changes files there; the agents do, as their permission
+        mode allows."""
         result = await service.create_session(principal_of(ctx), name, root_path, description)
         return to_json(unwrap_or_raise(result))
 
-    @mcp.tool(
-        output_schema=output_schema(SessionView),
-        annotations=_hints(read_only=True, idempotent=True),
-    )
+    @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints(read_only=True))
     async def get_session_status(
         session_id: SessionIdArg, ctx: Context | None = None
     ) -> dict[str, Any]:
-        """The session with every agent: state, current turn (elapsed, last activity), last reply (text, outcome, cost, duration), conversation, archived conversations, and totals (turns, cost, tokens)."""
+        """The session with every agent: state, current turn (elapsed, last activity),
+        last reply (text, outcome, cost, duration), conversation, archived conversations,
+        and totals (turns, cost, tokens)."""
         return to_json(unwrap_or_raise(service.get_session_status(principal_of(ctx), session_id)))
 
-    @mcp.tool(
-        output_schema=output_schema(SessionList),
-        annotations=_hints(read_only=True, idempotent=True),
-    )
+    @mcp.tool(output_schema=output_schema(SessionList), annotations=_hints(read_only=True))
     async def list_sessions(ctx: Context | None = None) -> dict[str, Any]:
         """Your sessions, with how many agents each has and how many are running."""
         return to_json(SessionList(sessions=service.list_sessions(principal_of(ctx))))
@@ -153,45 +189,30 @@ def build_server(
         annotations=_hints(destructive=True, idempotent=True),
     )
     async def delete_session(
-        session_id: SessionIdArg,
-        force: Annotated[
-            bool, Field(description="Cancel running turns instead of refusing with SESSION_BUSY.")
-        ] = False,
-        ctx: Context | None = None,
+        session_id: SessionIdArg, force: ForceArg = False, ctx: Context | None = None
     ) -> dict[str, Any]:
-        """Delete a session with its agents and transcripts. Never touches files on disk. Refuses with SESSION_BUSY while a turn runs, unless force is true."""
+        """Delete a session with its agents and transcripts; files on disk are never
+        touched. Refuses with SESSION_BUSY while a turn runs, unless force is true."""
         result = await service.delete_session(principal_of(ctx), session_id, force=force)
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(AgentView), annotations=_hints())
-    async def create_agent(
+    async def create_agent(  # noqa: PLR0917 - the tool's parameters, as clients send them
         session_id: SessionIdArg,
-        name: Annotated[
-            str,
-            Field(
-                description="Agent name, unique in the session: 1-32 of a-z, 0-9, '_', '-', starting with a letter (e.g. 'reviewer')."
-            ),
-        ],
-        role: Annotated[
-            str, Field(description="The agent's role, appended to its system prompt (up to 8 KB).")
-        ] = "",
-        model: Annotated[
-            str | None,
-            Field(
-                description="Claude model alias or id for this agent (e.g. 'sonnet'); default: the CLI's."
-            ),
-        ] = None,
-        permission_mode: Annotated[
-            str | None,
-            Field(
-                description="Claude Code permission mode from the configured allow-list (default: 'default', 'acceptEdits', 'plan')."
-            ),
-        ] = None,
+        name: AgentNameArg,
+        role: RoleArg = "",
+        model: ModelArg = None,
+        permission_mode: PermissionModeArg = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Create an agent in a session: a named Claude Code conversation with a role."""
         result = await service.create_agent(
-            principal_of(ctx), session_id, name, role, model, permission_mode
+            principal_of(ctx),
+            session_id=session_id,
+            name=name,
+            role=role,
+            model=model,
+            permission_mode=permission_mode,
         )
         return to_json(unwrap_or_raise(result))
 
@@ -206,15 +227,21 @@ def build_server(
     @mcp.tool(output_schema=output_schema(TurnResult), annotations=_hints(open_world=True))
     async def send_message_to_agent(
         agent_id: AgentIdArg,
-        message: Annotated[
-            str, Field(description="What to tell the agent (up to 100 KB of UTF-8, no NUL).")
-        ],
+        message: MessageArg,
         wait_seconds: WaitArg = default_wait,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
-        """Send a message to an agent, which runs one Claude Code turn in the session's folder. Returns the reply when the turn finishes within wait_seconds, else status 'running' (the reply then appears in get_session_status). AGENT_BUSY if the agent is already running a turn."""
+        """Send a message to an agent: it runs one Claude Code turn in the session's folder.
+
+        Returns the reply if the turn finishes within wait_seconds, else status
+        'running' (the reply then appears in get_session_status). AGENT_BUSY if the
+        agent is already running a turn."""
         result = await service.send_message(
-            principal_of(ctx), agent_id, message, wait_seconds, progress_to(ctx)
+            principal_of(ctx),
+            agent_id=agent_id,
+            message=message,
+            wait_seconds=wait_seconds,
+            progress=progress_to(ctx),
         )
         return to_json(unwrap_or_raise(result))
 
@@ -222,26 +249,26 @@ def build_server(
     async def clear_agent_conversation(
         agent_id: AgentIdArg, ctx: Context | None = None
     ) -> dict[str, Any]:
-        """Wipe the agent's conversation: its transcript is discarded and the next message starts a fresh Claude conversation."""
-        return to_json(
-            unwrap_or_raise(await service.clear_conversation(principal_of(ctx), agent_id))
-        )
+        """Wipe the agent's conversation: its transcript is discarded and the next
+        message starts a fresh Claude conversation."""
+        result = await service.clear_conversation(principal_of(ctx), agent_id)
+        return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(open_world=True))
     async def start_new_agent_conversation(
         agent_id: AgentIdArg,
-        initial_message: Annotated[
-            str | None,
-            Field(
-                description="If given, the first message of the new conversation, run as send_message_to_agent would."
-            ),
-        ] = None,
+        initial_message: InitialMessageArg = None,
         wait_seconds: WaitArg = default_wait,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
-        """Archive the agent's current conversation (kept and readable) and start a fresh one, optionally with a first message."""
+        """Archive the agent's current conversation (kept, its transcript readable) and
+        start a fresh one, optionally running a first message in it."""
         result = await service.start_new_conversation(
-            principal_of(ctx), agent_id, initial_message, wait_seconds, progress_to(ctx)
+            principal_of(ctx),
+            agent_id=agent_id,
+            initial_message=initial_message,
+            wait_seconds=wait_seconds,
+            progress=progress_to(ctx),
         )
         return to_json(unwrap_or_raise(result))
 

@@ -7,8 +7,8 @@ only converts arguments in and views out.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import attrs
 from returns.result import Failure, Result, Success
@@ -17,6 +17,7 @@ from orch_core import (
     AgentId,
     AgentView,
     ClearConversation,
+    Command,
     ConversationChange,
     CreateAgent,
     CreateSession,
@@ -46,7 +47,7 @@ from orch_core import (
 )
 
 from . import _ids
-from ._orchestrator import Orchestrator
+from ._orchestrator import Applied, Orchestrator
 from ._turns import monotonic
 
 #: Called with a progress message and the seconds elapsed, while a send waits.
@@ -58,14 +59,17 @@ PROGRESS_INTERVAL_SECONDS = 2.5
 
 def path_facts(given: str) -> PathFacts:
     """Look at the path a caller gave, following symlinks (the core decides)."""
-    absolute = os.path.isabs(given)
-    resolved = os.path.realpath(given) if absolute and os.path.exists(given) else None
+    path = Path(given)
+    try:
+        resolved = path.resolve(strict=True) if path.is_absolute() else None
+    except (OSError, RuntimeError, ValueError):  # missing, a symlink loop, a NUL byte
+        resolved = None
     return PathFacts(
         given=given,
-        is_absolute=absolute,
+        is_absolute=path.is_absolute(),
         exists=resolved is not None,
-        is_dir=resolved is not None and os.path.isdir(resolved),
-        resolved=resolved,
+        is_dir=resolved is not None and resolved.is_dir(),
+        resolved=None if resolved is None else str(resolved),
     )
 
 
@@ -120,6 +124,7 @@ class OrchService:
     async def create_agent(
         self,
         principal: Principal,
+        *,
         session_id: str,
         name: str,
         role: str,
@@ -148,6 +153,7 @@ class OrchService:
     async def send_message(
         self,
         principal: Principal,
+        *,
         agent_id: str,
         message: str,
         wait_seconds: float,
@@ -188,6 +194,7 @@ class OrchService:
     async def start_new_conversation(
         self,
         principal: Principal,
+        *,
         agent_id: str,
         initial_message: str | None,
         wait_seconds: float,
@@ -226,11 +233,11 @@ class OrchService:
     ) -> Result[TranscriptView, OrchError]:
         return conversation_transcript(self._orch.state, principal, conversation_id)
 
-    async def _execute(self, command: object) -> Result[object, OrchError]:
+    async def _execute(self, command: Command) -> Result[Applied, OrchError]:
         opened = self._open()
         if isinstance(opened, Failure):
             return Failure(opened.failure())
-        return await self._orch.execute(command)  # type: ignore[arg-type]
+        return await self._orch.execute(command)
 
     def _agent(self, agent_id: AgentId) -> AgentView:
         state = self._orch.state
@@ -275,7 +282,8 @@ class OrchService:
         if activity is None:
             return f"{who}: starting ({elapsed:.0f} s)"
         tools = f": {', '.join(activity.tools)}" if activity.tools else ""
-        return f"{who}: {activity.description} ({activity.tool_uses} tool uses{tools}; {elapsed:.0f} s)"
+        counts = f"{activity.tool_uses} tool uses{tools}; {elapsed:.0f} s"
+        return f"{who}: {activity.description} ({counts})"
 
 
 __all__ = ["OrchService", "Progress", "SessionId", "path_facts"]

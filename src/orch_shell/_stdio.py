@@ -23,7 +23,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -34,26 +34,32 @@ from mcp.shared.message import SessionMessage
 
 CHUNK = 64 * 1024
 
+#: After stdin closes, answers to requests already read get this long to go out.
+DRAIN_SECONDS = 2.0
+
+RequestId = int | str
+
 
 async def serve_stdio_transport(server: FastMCP, *, max_line_bytes: int) -> None:
     """Serve ``server`` on this process's stdin/stdout until EOF or cancellation."""
     token = set_transport("stdio")
     try:
-        async with server._lifespan_manager(), _stdio_streams(max_line_bytes) as (read, write):  # noqa: SLF001
-            low_level = server._mcp_server  # noqa: SLF001 - FastMCP exposes no public runner for custom streams
-            await low_level.run(read, write, low_level.create_initialization_options())
+        # FastMCP has no public runner for custom streams: its lifespan and session
+        # runner are used directly (pinned fastmcp==4.1.2).
+        async with server._lifespan_manager():  # noqa: SLF001
+            await _StdioConnection(max_line_bytes).serve(server)
     finally:
         reset_transport(token)
 
 
-def _error(ident: object, code: int, message: str) -> SessionMessage:
+def _error(ident: RequestId | None, code: int, message: str) -> SessionMessage:
     error = types.JSONRPCError(
-        jsonrpc="2.0", id=ident, error=types.ErrorData(code=code, message=message)  # type: ignore[arg-type]
+        jsonrpc="2.0", id=ident, error=types.ErrorData(code=code, message=message)
     )
-    return SessionMessage(error)  # type: ignore[arg-type]
+    return SessionMessage(error)
 
 
-def _request_id(line: bytes) -> object:
+def _request_id(line: bytes) -> RequestId | None:
     """The id of a JSON object line, if it has a usable one (for error replies)."""
     try:
         value = json.loads(line)
@@ -61,6 +67,14 @@ def _request_id(line: bytes) -> object:
         return None
     ident = value.get("id") if isinstance(value, dict) else None
     return ident if isinstance(ident, str | int) and not isinstance(ident, bool) else None
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 class _Lines:
@@ -116,60 +130,88 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-@contextlib.asynccontextmanager
-async def _stdio_streams(max_line_bytes: int) -> AsyncIterator[tuple[object, object]]:
-    protocol_in = os.dup(0)
-    protocol_out = os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)  # stray writes to stdout now land on stderr, not on the wire
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=8)
-    threading.Thread(
-        target=_reader_thread, args=(protocol_in, loop, queue), name="orch-stdin", daemon=True
-    ).start()
-    read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
-    write_stream, write_reader = create_context_streams[SessionMessage](0)
-    writing = asyncio.Lock()
+class _StdioConnection:
+    """One MCP connection over fds 0 and 1."""
 
-    async def write(message: SessionMessage) -> None:
+    def __init__(self, max_line_bytes: int) -> None:
+        self._max_line_bytes = max_line_bytes
+        self._writing = asyncio.Lock()
+        # Requests read but not yet answered: on EOF they get DRAIN_SECONDS to finish,
+        # so a client that writes a request and closes its end still gets the answer.
+        self._unanswered: set[RequestId] = set()
+        self._answered = asyncio.Event()
+        self._out = -1
+
+    async def serve(self, server: FastMCP) -> None:
+        protocol_in, self._out = os.dup(0), os.dup(1)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.dup2(2, 1)  # stray writes to stdout now land on stderr, not on the wire
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=8)
+        loop = asyncio.get_running_loop()
+        args = (protocol_in, loop, queue)
+        threading.Thread(target=_reader_thread, args=args, name="orch-stdin", daemon=True).start()
+        read_writer, read_stream = create_context_streams[SessionMessage | Exception](0)
+        write_stream, write_reader = create_context_streams[SessionMessage](0)
+        low_level: Any = server._mcp_server  # noqa: SLF001
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._read, queue, read_writer)
+                group.start_soon(self._forward, write_reader)
+                await low_level.run(
+                    read_stream, write_stream, low_level.create_initialization_options()
+                )
+                group.cancel_scope.cancel()
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._out)
+
+    async def _write(self, message: SessionMessage) -> None:
         data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
-        async with writing:  # one message at a time: pipe writes over 4 KiB are not atomic
-            await anyio.to_thread.run_sync(_write_all, protocol_out, data.encode())
+        async with self._writing:  # one message at a time: pipe writes over 4 KiB aren't atomic
+            await anyio.to_thread.run_sync(_write_all, self._out, data.encode())
+        if isinstance(message.message, types.JSONRPCResponse | types.JSONRPCError):
+            if message.message.id is not None:
+                self._unanswered.discard(message.message.id)
+            self._answered.set()
 
-    async def stdin_reader() -> None:
-        lines = _Lines(max_line_bytes)
+    async def _forward(self, write_reader: Any) -> None:
+        async with write_reader:
+            async for message in write_reader:
+                await self._write(message)
+
+    async def _read(self, queue: asyncio.Queue[bytes], read_writer: Any) -> None:
+        lines = _Lines(self._max_line_bytes)
         async with read_writer:
             while chunk := await queue.get():
                 for line in lines.feed(chunk):
-                    if line is None:
-                        await write(_error(None, types.INVALID_REQUEST, f"message too large: over {max_line_bytes} bytes"))
-                        continue
-                    try:
-                        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                    except ValueError:
-                        ident = _request_id(line)
-                        try:
-                            json.loads(line)
-                        except ValueError:
-                            await write(_error(None, types.PARSE_ERROR, "parse error: not JSON"))
-                        else:
-                            await write(_error(ident, types.INVALID_REQUEST, "invalid request: not a JSON-RPC 2.0 message"))
-                        continue
-                    await read_writer.send(SessionMessage(message))
+                    message = await self._parse(line)
+                    if message is not None:
+                        await read_writer.send(message)
+            await self._drain()
 
-    async def stdout_writer() -> None:
-        async with write_reader:
-            async for message in write_reader:
-                await write(message)
+    async def _parse(self, line: bytes | None) -> SessionMessage | None:
+        """The message on ``line``, or ``None`` after answering what is wrong with it."""
+        if line is None:
+            too_large = f"message too large: over {self._max_line_bytes} bytes"
+            await self._write(_error(None, types.INVALID_REQUEST, too_large))
+            return None
+        try:
+            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+        except ValueError:
+            if _is_json(line):
+                not_rpc = "invalid request: not a JSON-RPC 2.0 message"
+                await self._write(_error(_request_id(line), types.INVALID_REQUEST, not_rpc))
+            else:
+                await self._write(_error(None, types.PARSE_ERROR, "parse error: not JSON"))
+            return None
+        if isinstance(message, types.JSONRPCRequest):
+            self._unanswered.add(message.id)
+        return SessionMessage(message)
 
-    try:
-        async with anyio.create_task_group() as group:
-            group.start_soon(stdin_reader)
-            group.start_soon(stdout_writer)
-            yield read_stream, write_stream
-            group.cancel_scope.cancel()
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(protocol_out)
+    async def _drain(self) -> None:
+        with anyio.move_on_after(DRAIN_SECONDS):
+            while self._unanswered:
+                self._answered.clear()
+                await self._answered.wait()

@@ -28,7 +28,7 @@ from returns.result import Failure, Result, Success
 from orch_core._claude_cli import Activity, StreamParser, TurnReport
 
 from ._child_pipes import close_pipes, keep_tail, read_lines, write_all
-from ._process_group import kill_stale_group, signal_group, start_time, stop_group
+from ._process_group import kill_stale_group, process_start_time, signal_group, stop_group
 
 __all__ = ["RunningTurn", "TurnLaunch", "TurnStartError", "kill_stale_group", "start_turn"]
 
@@ -108,7 +108,7 @@ class RunningTurn:
     ) -> None:
         self.pid = process.pid
         self.pgid = process.pid  # a new session's leader: its pid is the group id
-        self.start_time = start_time(process.pid)
+        self.start_time = process_start_time(process.pid)
         self.last_activity: Activity | None = None
         self.last_activity_at = time.monotonic()
         self._launch = launch

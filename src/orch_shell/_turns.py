@@ -118,7 +118,7 @@ class LiveTurns:
         if ended is not None:
             ended.set()
 
-    async def wait(self, turn_id: TurnId, timeout: float) -> bool:
+    async def wait(self, turn_id: TurnId, seconds: float) -> bool:
         """Wait until the turn ends or something happens in it; True if it ended."""
         ended = self._ended.get(turn_id)
         if ended is None:
@@ -129,7 +129,7 @@ class LiveTurns:
             changed.clear()
             waiters.append(asyncio.ensure_future(changed.wait()))
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()

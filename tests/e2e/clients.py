@@ -76,6 +76,8 @@ async def connect(kind: str, world: World, **env: str) -> AsyncIterator[Caller]:
             yield _SdkCaller(session)
         return
     mode = "legacy" if kind.endswith("legacy") else "auto"
-    transport = StdioTransport(command=str(ORCH_BIN), args=["serve"], env=environment, keep_alive=False)
+    transport = StdioTransport(
+        command=str(ORCH_BIN), args=["serve"], env=environment, keep_alive=False
+    )
     async with Client(transport, mode=mode) as client:
         yield _FastMCPCaller(client)

@@ -41,7 +41,9 @@ class RawServer:
         self.process.stdin.write(json.dumps(message).encode() + b"\n")
         self.process.stdin.flush()
 
-    def request(self, method: str, params: dict[str, Any] | None = None, timeout: float = 30) -> dict[str, Any]:
+    def request(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 30
+    ) -> dict[str, Any]:
         self._next_id += 1
         ident = self._next_id
         self.send({"jsonrpc": "2.0", "id": ident, "method": method, "params": params or {}})

@@ -44,8 +44,10 @@ async def ok(caller: Caller, tool: str, **args: Any) -> dict[str, Any]:
     return payload
 
 
-async def poll_status(caller: Caller, session_id: str, done: Any, timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def poll_status(
+    caller: Caller, session_id: str, done: Any, within: float = 20.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
     while True:
         status = await ok(caller, "get_session_status", session_id=session_id)
         if done(status):
@@ -83,30 +85,46 @@ async def test_tools_are_listed_with_schemas(kind: str, world: World) -> None:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", CLIENT_KINDS)
-async def test_the_whole_story(kind: str, world: World) -> None:
+async def test_the_whole_story(kind: str, world: World) -> None:  # noqa: PLR0915 - one story
     async with connect(kind, world) as caller:
         session = await ok(
-            caller, "create_session", name="webapp", root_path=str(world.project), description="demo"
+            caller,
+            "create_session",
+            name="webapp",
+            root_path=str(world.project),
+            description="demo",
         )
         sid = session["session_id"]
         assert sid.startswith("ses_") and session["root_path"] == str(world.project.resolve())
         writer = await ok(caller, "create_agent", session_id=sid, name="writer", role="You write.")
-        critic = await ok(caller, "create_agent", session_id=sid, name="critic", permission_mode="plan")
+        critic = await ok(
+            caller, "create_agent", session_id=sid, name="critic", permission_mode="plan"
+        )
         wid, cid = writer["agent_id"], critic["agent_id"]
         assert wid.startswith("agt_") and writer["state"] == "idle"
 
         # Both at once, without waiting: each turn takes a second, in parallel.
         started = time.monotonic()
         for aid, text in ((wid, "draft the intro"), (cid, "review the plan")):
-            sent = await ok(caller, "send_message_to_agent", agent_id=aid, message=f"{text}\n#sleep 1", wait_seconds=0)
+            sent = await ok(
+                caller,
+                "send_message_to_agent",
+                agent_id=aid,
+                message=f"{text}\n#sleep 1",
+                wait_seconds=0,
+            )
             assert sent["status"] == "running" and sent["turn_id"].startswith("trn_")
         status = await poll_status(
-            caller, sid, lambda s: all(a["state"] == "idle" and a["last_reply"] for a in s["agents"])
+            caller,
+            sid,
+            lambda s: all(a["state"] == "idle" and a["last_reply"] for a in s["agents"]),
         )
         assert time.monotonic() - started < 10
         assert agent(status, wid)["last_reply"]["reply"] == "turn 1: draft the intro"
         assert agent(status, cid)["last_reply"]["reply"] == "turn 1: review the plan"
-        assert status["totals"]["turns"] == 2 and status["totals"]["cost_usd"] == pytest.approx(0.025)
+        assert status["totals"]["turns"] == 2 and status["totals"]["cost_usd"] == pytest.approx(
+            0.025
+        )
 
         # The writer's conversation continues: the fake sees turn 2 of the same id.
         second = await ok(caller, "send_message_to_agent", agent_id=wid, message="now the outro")
@@ -123,13 +141,17 @@ async def test_the_whole_story(kind: str, world: World) -> None:
         assert [t["reply"] for t in transcript["turns"]] == ["turn 1: start over"]
 
         # A new conversation with a first message; the old one is archived and readable.
-        fresh = await ok(caller, "start_new_agent_conversation", agent_id=wid, initial_message="hello again")
+        fresh = await ok(
+            caller, "start_new_agent_conversation", agent_id=wid, initial_message="hello again"
+        )
         assert fresh["first_turn"]["reply"] == "turn 1: hello again"
         assert fresh["previous_conversation"] == "archived"
         status = await ok(caller, "get_session_status", session_id=sid)
         archived = agent(status, wid)["archived_conversations"]
         assert [c["conversation_id"] for c in archived] == [third["conversation_id"]]
-        old = json.loads(await caller.read(f"orch://conversations/{third['conversation_id']}/transcript"))
+        old = json.loads(
+            await caller.read(f"orch://conversations/{third['conversation_id']}/transcript")
+        )
         assert old["status"] == "archived" and old["turns"][0]["message"] == "start over"
         assert agent(status, wid)["totals"]["turns"] == 4
 
@@ -139,13 +161,17 @@ async def test_the_whole_story(kind: str, world: World) -> None:
         # Delete an agent in the middle of a turn that ignores SIGTERM and left a
         # grandchild behind: the whole process group is gone within 6 s.
         hanging = "#hang\n#ignore-term\n#grandchild-ignore-term\n#pidfile"
-        sent = await ok(caller, "send_message_to_agent", agent_id=cid, message=hanging, wait_seconds=0)
+        sent = await ok(
+            caller, "send_message_to_agent", agent_id=cid, message=hanging, wait_seconds=0
+        )
         assert sent["status"] == "running"
         fake = read_pid(world.fake_state / "pid")
         grandchild = read_pid(world.fake_state / "grandchild.pid")
         started = time.monotonic()
         deleted = await ok(caller, "delete_agent", agent_id=cid)
-        assert deleted["deleted_agent_ids"] == [cid] and deleted["cancelled_turn_ids"] == [sent["turn_id"]]
+        assert deleted["deleted_agent_ids"] == [cid] and deleted["cancelled_turn_ids"] == [
+            sent["turn_id"]
+        ]
         assert wait_gone([fake, grandchild], timeout=6 - (time.monotonic() - started)) == []
         assert time.monotonic() - started < 6
 

@@ -213,7 +213,6 @@ def test_logging_goes_to_stderr_as_json_never_stdout() -> None:
 
 def test_serve_logs_only_json_to_stderr_and_nothing_to_stdout(home: Path) -> None:
     """With stdin closed at once, serve starts and stops; every stderr line is JSON."""
-    pytest.importorskip("orch_shell._serve")
     result = subprocess.run(
         [str(ORCH), "serve"],
         env=_env(home, os.defpath),
@@ -226,4 +225,6 @@ def test_serve_logs_only_json_to_stderr_and_nothing_to_stdout(home: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     records = [json.loads(line) for line in result.stderr.splitlines()]
-    assert any(record["logger"].startswith("fastmcp") for record in records)
+    events = [(record["logger"], record["event"]) for record in records]
+    assert ("orch.serve", "serving on stdio") in events
+    assert events[-1] == ("orch.serve", "stopped")

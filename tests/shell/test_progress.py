@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -40,7 +41,7 @@ async def test_progress_names_the_tools_and_arrives_every_few_seconds(tmp_path: 
     assert any("tool uses: Edit, Bash" in m for m in messages), messages
     assert all(m.startswith("agent builder: ") for m in messages)
     times = [started, *(t for t, _, _ in seen), finished]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) <= 5.0, gaps
     progress_values = [p for _, p, _ in seen]
     assert progress_values == sorted(progress_values), "progress must only increase"
