@@ -73,6 +73,7 @@ from ._model import (
     State,
     Totals,
     Turn,
+    TurnOutcome,
     Usage,
     check_invariants,
 )
@@ -173,6 +174,7 @@ __all__ = [
     "Turn",
     "TurnEnded",
     "TurnId",
+    "TurnOutcome",
     "TurnProcessRecorded",
     "TurnReport",
     "TurnResult",

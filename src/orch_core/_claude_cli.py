@@ -21,6 +21,7 @@ from typing import Any, Literal
 from attrs import field, frozen
 
 from ._claude_fields import as_int, as_text, summarise_input, turn_cost
+from ._model import Usage
 
 Outcome = Literal["completed", "failed", "timeout", "cancelled"]
 
@@ -32,16 +33,6 @@ class Activity:
     kind: str
     description: str
     tool_name: str | None = None
-
-
-@frozen(kw_only=True)
-class Usage:
-    """Token counts of a turn, as the ``result`` event reports them."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
 
 
 @frozen(kw_only=True)
@@ -85,11 +76,12 @@ def _denials(value: object) -> tuple[PermissionDenial, ...]:
 def _usage(value: object) -> Usage:
     if not isinstance(value, dict):
         return Usage()
+    # Counts are clamped at 0: a nonsense negative count must not fail the turn.
     return Usage(
-        input_tokens=as_int(value.get("input_tokens")),
-        output_tokens=as_int(value.get("output_tokens")),
-        cache_read_input_tokens=as_int(value.get("cache_read_input_tokens")),
-        cache_creation_input_tokens=as_int(value.get("cache_creation_input_tokens")),
+        input_tokens=max(0, as_int(value.get("input_tokens"))),
+        output_tokens=max(0, as_int(value.get("output_tokens"))),
+        cache_read_input_tokens=max(0, as_int(value.get("cache_read_input_tokens"))),
+        cache_creation_input_tokens=max(0, as_int(value.get("cache_creation_input_tokens"))),
     )
 
 

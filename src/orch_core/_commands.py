@@ -7,12 +7,11 @@ facts about the file system gathered by the shell (:class:`PathFacts`).
 
 from __future__ import annotations
 
-from attrs import Factory, frozen
+from attrs import frozen
 
 from ._events import Event
 from ._ids import AgentId, ConversationId, SessionId, TurnId
-from ._lifecycle import TurnStatus
-from ._model import Principal, ProcessInfo, Usage
+from ._model import Principal, ProcessInfo, TurnOutcome
 
 
 @frozen(kw_only=True)
@@ -106,17 +105,8 @@ class EndTurn:
     """The runtime (or recovery, or shutdown) says how a running turn ended."""
 
     turn_id: TurnId
-    status: TurnStatus
     now: float
-    reply: str | None = None
-    error_code: str | None = None
-    error: str | None = None
-    cost_usd: float = 0.0
-    duration_ms: int | None = None
-    num_turns: int = 0
-    usage: Usage = Factory(Usage)
-    permission_denials: tuple[str, ...] = ()
-    claude_session_id: str | None = None
+    outcome: TurnOutcome
 
 
 Command = (

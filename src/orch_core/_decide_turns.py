@@ -112,30 +112,16 @@ def record_process(state: State, cmd: RecordProcess) -> Result[Decision, OrchErr
 
 def end_turn(state: State, cmd: EndTurn) -> Result[Decision, OrchError]:
     """Record how a running turn ended; its agent becomes idle."""
+    target = cmd.outcome.status
     return _running_turn(state, cmd.turn_id).bind(
         lambda turn: (
             Success(
                 Decision(
-                    events=(
-                        TurnEnded(
-                            turn_id=turn.id,
-                            status=cmd.status,
-                            finished_at=cmd.now,
-                            reply=cmd.reply,
-                            error_code=cmd.error_code,
-                            error=cmd.error,
-                            cost_usd=cmd.cost_usd,
-                            duration_ms=cmd.duration_ms,
-                            num_turns=cmd.num_turns,
-                            usage=cmd.usage,
-                            permission_denials=cmd.permission_denials,
-                            claude_session_id=cmd.claude_session_id,
-                        ),
-                    )
+                    events=(TurnEnded(turn_id=turn.id, finished_at=cmd.now, outcome=cmd.outcome),)
                 )
             )
-            if can_transition(turn.status, cmd.status)
-            else Failure(invalid(f"a turn cannot go from {turn.status} to {cmd.status}"))
+            if can_transition(turn.status, target)
+            else Failure(invalid(f"a turn cannot go from {turn.status} to {target}"))
         )
     )
 

@@ -7,11 +7,10 @@ rebuilds the same state - a property the tests check.
 
 from __future__ import annotations
 
-from attrs import Factory, frozen
+from attrs import frozen
 
 from ._ids import AgentId, SessionId, TurnId
-from ._lifecycle import TurnStatus
-from ._model import Agent, Conversation, ProcessInfo, Session, Turn, Usage
+from ._model import Agent, Conversation, ProcessInfo, Session, Turn, TurnOutcome
 
 
 @frozen(kw_only=True)
@@ -55,17 +54,8 @@ class TurnEnded:
     """A running turn reached a final state; the agent is idle again."""
 
     turn_id: TurnId
-    status: TurnStatus
     finished_at: float
-    reply: str | None = None
-    error_code: str | None = None
-    error: str | None = None
-    cost_usd: float = 0.0
-    duration_ms: int | None = None
-    num_turns: int = 0
-    usage: Usage = Factory(Usage)
-    permission_denials: tuple[str, ...] = ()
-    claude_session_id: str | None = None
+    outcome: TurnOutcome
 
 
 @frozen(kw_only=True)

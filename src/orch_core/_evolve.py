@@ -116,31 +116,32 @@ def _(event: TurnProcessRecorded, state: State) -> State:
 
 @_apply.register
 def _(event: TurnEnded, state: State) -> State:
+    outcome = event.outcome
     turn = attrs.evolve(
         state.turns[event.turn_id],
-        status=event.status,
+        status=outcome.status,
         finished_at=event.finished_at,
-        reply=event.reply,
-        error_code=event.error_code,
-        error=event.error,
-        cost_usd=event.cost_usd,
-        duration_ms=event.duration_ms,
-        num_turns=event.num_turns,
-        usage=event.usage,
-        permission_denials=event.permission_denials,
+        reply=outcome.reply,
+        error_code=outcome.error_code,
+        error=outcome.error,
+        cost_usd=outcome.cost_usd,
+        duration_ms=outcome.duration_ms,
+        num_turns=outcome.num_turns,
+        usage=outcome.usage,
+        permission_denials=outcome.permission_denials,
     )
     agent = state.agents[turn.agent_id]
     totals = Totals(
         turns=agent.totals.turns + 1,
-        cost_usd=agent.totals.cost_usd + event.cost_usd,
-        usage=agent.totals.usage + event.usage,
+        cost_usd=agent.totals.cost_usd + outcome.cost_usd,
+        usage=agent.totals.usage + outcome.usage,
     )
     agent = attrs.evolve(agent, running_turn_id=None, last_turn_id=turn.id, totals=totals)
     conversation = state.conversations[turn.conversation_id]
-    if event.status is TurnStatus.COMPLETED and event.claude_session_id is not None:
+    if outcome.status is TurnStatus.COMPLETED and outcome.claude_session_id is not None:
         # The next turn resumes from the id of the latest result: some CLI
         # versions answer a resume under a new id.
-        conversation = attrs.evolve(conversation, claude_session_id=event.claude_session_id)
+        conversation = attrs.evolve(conversation, claude_session_id=outcome.claude_session_id)
     return attrs.evolve(
         state,
         turns=_put(state.turns, turn.id, turn),

@@ -108,6 +108,23 @@ class ProcessInfo:
 
 
 @frozen(kw_only=True)
+class TurnOutcome:
+    """How a turn ended: what ``EndTurn`` reports and ``TurnEnded`` records."""
+
+    status: TurnStatus
+    reply: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    cost_usd: float = field(default=0.0, validator=ge(0.0))
+    duration_ms: int | None = None
+    num_turns: int = 0
+    usage: Usage = Factory(Usage)
+    permission_denials: tuple[str, ...] = ()
+    #: The conversation id the CLI's ``result`` named (the next ``--resume`` id).
+    claude_session_id: str | None = None
+
+
+@frozen(kw_only=True)
 class Turn:
     """One message to an agent and what came back."""
 

@@ -36,9 +36,9 @@ from orch_core import (
     State,
     StopTurn,
     TurnId,
+    TurnOutcome,
     TurnReport,
     TurnStatus,
-    Usage,
     decide,
     replay,
 )
@@ -147,13 +147,12 @@ class Orchestrator:
             failure = started.failure()
             log.warning("turn could not start", turn_id=effect.turn_id, reason=failure.message)
             self._record_end(
-                EndTurn(
-                    turn_id=effect.turn_id,
-                    status=TurnStatus.FAILED,
-                    now=self.clock(),
-                    error_code=ErrorCode.UNAVAILABLE.value,
-                    error=f"{failure.message}; set claude.command in orch.toml or "
+                self._ending(
+                    effect.turn_id,
+                    TurnStatus.FAILED,
+                    f"{failure.message}; set claude.command in orch.toml or "
                     "ORCH_CLAUDE_COMMAND, and check `orch doctor`",
+                    error_code=ErrorCode.UNAVAILABLE.value,
                 )
             )
             return
@@ -173,17 +172,24 @@ class Orchestrator:
                 return  # whoever stopped it records its end
             self._record_end(end_turn_command(turn_id, report, now=self.clock()))
 
+    def _ending(
+        self, turn_id: TurnId, status: TurnStatus, error: str, *, error_code: str | None = None
+    ) -> EndTurn:
+        """A turn ending decided by orch itself (no report from the CLI)."""
+        outcome = TurnOutcome(status=status, error=error, error_code=error_code)
+        return EndTurn(turn_id=turn_id, now=self.clock(), outcome=outcome)
+
     def _record_end(self, command: EndTurn) -> None:
         ended = self._decide_commit(command)
         if isinstance(ended, Failure) and ended.failure().code is ErrorCode.UNAVAILABLE:
             # The store refused the full record: keep at least the ending, so the
             # agent does not stay busy for ever.
+            status = command.outcome.status
             ended = self._decide_commit(
-                attrs.evolve(
-                    command,
-                    reply=None,
-                    permission_denials=(),
-                    error=f"the turn ended ({command.status}) but its reply could not be saved",
+                self._ending(
+                    command.turn_id,
+                    status,
+                    f"the turn ended ({status}) but its reply could not be saved",
                 )
             )
         if isinstance(ended, Failure):
@@ -206,11 +212,10 @@ class Orchestrator:
         async with self._lock:
             for turn in running:
                 self._record_end(
-                    EndTurn(
-                        turn_id=turn.id,
-                        status=TurnStatus.INTERRUPTED,
-                        now=self.clock(),
-                        error="the orch server stopped while this turn was running; send the "
+                    self._ending(
+                        turn.id,
+                        TurnStatus.INTERRUPTED,
+                        "the orch server stopped while this turn was running; send the "
                         "message again if it is still needed",
                     )
                 )
@@ -225,11 +230,10 @@ class Orchestrator:
             for turn in list(self._state.turns.values()):
                 if turn.status is TurnStatus.RUNNING:
                     self._record_end(
-                        EndTurn(
-                            turn_id=turn.id,
-                            status=TurnStatus.CANCELLED,
-                            now=self.clock(),
-                            error="cancelled: the orch server shut down while this turn ran",
+                        self._ending(
+                            turn.id,
+                            TurnStatus.CANCELLED,
+                            "cancelled: the orch server shut down while this turn ran",
                         )
                     )
         if self._watchers:
@@ -248,26 +252,19 @@ def _clean(text: str | None) -> str | None:
 def end_turn_command(turn_id: TurnId, report: TurnReport, *, now: float) -> EndTurn:
     """How the runtime's report of a finished process becomes a recorded turn ending."""
     status, error_code = _OUTCOMES[report.outcome]
-    usage = report.usage
-    return EndTurn(
-        turn_id=turn_id,
+    outcome = TurnOutcome(
         status=status,
-        now=now,
         reply=_clean(report.reply or None),
         error_code=error_code,
         error=_clean(report.error),
         cost_usd=max(0.0, report.cost_usd),
         duration_ms=report.duration_ms,
         num_turns=report.num_turns,
-        usage=Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_input_tokens=usage.cache_read_input_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens,
-        ),
+        usage=report.usage,
         permission_denials=tuple(
             _clean(f"{d.tool_name}: {d.detail}" if d.detail else d.tool_name) or ""
             for d in report.permission_denials
         ),
         claude_session_id=_clean(report.claude_session_id),
     )
+    return EndTurn(turn_id=turn_id, now=now, outcome=outcome)

@@ -148,21 +148,23 @@ def _end_turn(db: sqlite3.Connection, event: TurnEnded) -> None:
     if found is None:
         raise EventMismatchError(f"{type(event).__name__}: no turn {event.turn_id}")
     agent_id, conversation_id = found
-    db.execute(f"{_END_TURN} WHERE id = ?", (*turn_result_params(event), event.turn_id))
+    outcome = event.outcome
+    params = turn_result_params(outcome, event.finished_at)
+    db.execute(f"{_END_TURN} WHERE id = ?", (*params, event.turn_id))
     # REAL and INTEGER additions here are the same IEEE double / int additions
     # evolve makes in Python, so the totals match bit for bit (token counts stay
     # far below 2**63, where SQLite would turn an integer sum into a REAL).
     _one(
         db,
         _AGENT_TURN_ENDED,
-        (event.turn_id, event.cost_usd, *usage_params(event.usage), agent_id),
+        (event.turn_id, outcome.cost_usd, *usage_params(outcome.usage), agent_id),
         event,
     )
-    if event.status is TurnStatus.COMPLETED and event.claude_session_id is not None:
+    if outcome.status is TurnStatus.COMPLETED and outcome.claude_session_id is not None:
         _one(
             db,
             "UPDATE conversations SET claude_session_id = ? WHERE id = ?",
-            (event.claude_session_id, conversation_id),
+            (outcome.claude_session_id, conversation_id),
             event,
         )
 

@@ -27,8 +27,8 @@ from orch_core import (
     Session,
     Totals,
     Turn,
-    TurnEnded,
     TurnId,
+    TurnOutcome,
     TurnStatus,
     Usage,
 )
@@ -185,11 +185,11 @@ def _denials(text: str) -> tuple[str, ...]:
     return () if text == _NO_DENIALS else tuple(json.loads(text))
 
 
-def turn_result_params(result: Turn | TurnEnded) -> Row:
+def turn_result_params(result: Turn | TurnOutcome, finished_at: float | None) -> Row:
     """The columns of :data:`TURN_RESULT_COLUMNS` (shared by insert and ``TurnEnded``)."""
     return (
         result.status.value,
-        result.finished_at,
+        finished_at,
         result.reply,
         result.error_code,
         result.error,
@@ -215,7 +215,7 @@ def turn_params(turn: Turn) -> Row:
         turn.number,
         turn.message,
         turn.started_at,
-        *turn_result_params(turn),
+        *turn_result_params(turn, turn.finished_at),
         *process_params(turn.process),
     )
 

@@ -33,6 +33,7 @@ from orch_core import (
     StartNewConversation,
     State,
     TurnId,
+    TurnOutcome,
     TurnStatus,
     Usage,
     decide,
@@ -194,12 +195,14 @@ class Scenario:
         return self.ok(
             EndTurn(
                 turn_id=turn_id,
-                status=status,
                 now=self.clock.now,
-                reply=reply,
-                cost_usd=cost_usd,
-                usage=Usage() if usage is None else usage,
-                claude_session_id=claude_session_id,
+                outcome=TurnOutcome(
+                    status=status,
+                    reply=reply,
+                    cost_usd=cost_usd,
+                    usage=Usage() if usage is None else usage,
+                    claude_session_id=claude_session_id,
+                ),
             )
         )
 

@@ -16,6 +16,7 @@ from orch_core import (
     ProcessInfo,
     RecordProcess,
     TurnId,
+    TurnOutcome,
     TurnStatus,
     can_transition,
 )
@@ -70,7 +71,9 @@ def test_end_turn_moves_a_running_turn_to_its_final_state(status: TurnStatus) ->
 def test_end_turn_on_an_ended_turn_fails(first: TurnStatus, second: TurnStatus) -> None:
     scenario, _, turn = running_turn()
     scenario.end(turn, first)
-    error = scenario.fail(EndTurn(turn_id=turn, status=second, now=scenario.clock.now))
+    error = scenario.fail(
+        EndTurn(turn_id=turn, now=scenario.clock.now, outcome=TurnOutcome(status=second))
+    )
     assert error.code is ErrorCode.INVALID_ARGUMENT
     assert turn in error.message
     assert first.value in error.message  # says where the turn already is
@@ -79,7 +82,9 @@ def test_end_turn_on_an_ended_turn_fails(first: TurnStatus, second: TurnStatus) 
 
 def test_end_turn_to_running_is_refused() -> None:
     scenario, agent, turn = running_turn()
-    error = scenario.fail(EndTurn(turn_id=turn, status=TurnStatus.RUNNING, now=0.0))
+    error = scenario.fail(
+        EndTurn(turn_id=turn, now=0.0, outcome=TurnOutcome(status=TurnStatus.RUNNING))
+    )
     assert error.code is ErrorCode.INVALID_ARGUMENT
     assert scenario.state.agents[agent].running_turn_id == turn
 
@@ -97,6 +102,10 @@ def test_process_can_be_recorded_only_while_running() -> None:
 def test_end_turn_on_an_unknown_turn_is_not_found() -> None:
     scenario, _, _ = running_turn()
     error = scenario.fail(
-        EndTurn(turn_id=TurnId("trn_00000000deadbeef"), status=TurnStatus.FAILED, now=0.0)
+        EndTurn(
+            turn_id=TurnId("trn_00000000deadbeef"),
+            now=0.0,
+            outcome=TurnOutcome(status=TurnStatus.FAILED),
+        )
     )
     assert error.code is ErrorCode.NOT_FOUND

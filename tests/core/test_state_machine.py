@@ -48,6 +48,7 @@ from orch_core import (
     StartTurn,
     State,
     StopTurn,
+    TurnOutcome,
     TurnStarted,
     TurnStatus,
     Usage,
@@ -473,12 +474,14 @@ class CoreMachine(RuleBasedStateMachine):
         )
         command = EndTurn(
             turn_id=tid,
-            status=status,
             now=self.clock.now,
-            reply="ok" if status is TurnStatus.COMPLETED else None,
-            cost_usd=cost,
-            usage=Usage(input_tokens=3, output_tokens=2),
-            claude_session_id="c-" + tid,
+            outcome=TurnOutcome(
+                status=status,
+                reply="ok" if status is TurnStatus.COMPLETED else None,
+                cost_usd=cost,
+                usage=Usage(input_tokens=3, output_tokens=2),
+                claude_session_id="c-" + tid,
+            ),
         )
         if self.execute(command, expected, target=tid) is not None:
             agent = self.model_agents[self.state.turns[tid].agent_id]
@@ -515,7 +518,9 @@ class CoreMachine(RuleBasedStateMachine):
         elif kind == "a":
             command = DeleteAgent(principal=principal, agent_id=junk)
         else:
-            command = EndTurn(turn_id=junk, status=TurnStatus.FAILED, now=self.clock.now)
+            command = EndTurn(
+                turn_id=junk, now=self.clock.now, outcome=TurnOutcome(status=TurnStatus.FAILED)
+            )
         self.execute(command, ErrorCode.NOT_FOUND)
 
     # -- invariants --------------------------------------------------------------------

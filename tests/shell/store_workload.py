@@ -45,6 +45,7 @@ from orch_core import (
     StartNewConversation,
     State,
     TurnId,
+    TurnOutcome,
     TurnStatus,
     Usage,
     decide,
@@ -151,17 +152,19 @@ def _turn_command(
     status = rng.choice(list(TurnStatus))  # RUNNING is refused by decide: a failure case
     return EndTurn(
         turn_id=turn_id,
-        status=status,
         now=now,
-        reply=f"reply {n}" if status is TurnStatus.COMPLETED else None,
-        error_code=None if status is TurnStatus.COMPLETED else "TURN_FAILED",
-        error=None if status is TurnStatus.COMPLETED else "it broke",
-        cost_usd=rng.random() / 10,
-        duration_ms=rng.randrange(10_000),
-        num_turns=rng.randrange(5),
-        usage=Usage(input_tokens=rng.randrange(1000), output_tokens=rng.randrange(1000)),
-        permission_denials=tuple(rng.sample(["Bash", "Write", "Edit"], rng.randrange(3))),
-        claude_session_id=rng.choice([None, f"claude-{n}"]),
+        outcome=TurnOutcome(
+            status=status,
+            reply=f"reply {n}" if status is TurnStatus.COMPLETED else None,
+            error_code=None if status is TurnStatus.COMPLETED else "TURN_FAILED",
+            error=None if status is TurnStatus.COMPLETED else "it broke",
+            cost_usd=rng.random() / 10,
+            duration_ms=rng.randrange(10_000),
+            num_turns=rng.randrange(5),
+            usage=Usage(input_tokens=rng.randrange(1000), output_tokens=rng.randrange(1000)),
+            permission_denials=tuple(rng.sample(["Bash", "Write", "Edit"], rng.randrange(3))),
+            claude_session_id=rng.choice([None, f"claude-{n}"]),
+        ),
     )
 
 

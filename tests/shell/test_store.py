@@ -44,6 +44,7 @@ from orch_core import (
     State,
     TurnEnded,
     TurnId,
+    TurnOutcome,
     TurnStatus,
     Usage,
     decide,
@@ -123,16 +124,18 @@ class Recorder:
         self.run(
             EndTurn(
                 turn_id=turn_id,
-                status=status,
                 now=time.time(),
-                reply="done \x00 ✓" if status is TurnStatus.COMPLETED else None,
-                error=None if status is TurnStatus.COMPLETED else "boom",
-                cost_usd=0.1,
-                duration_ms=1234,
-                num_turns=2,
-                usage=Usage(input_tokens=10, output_tokens=20, cache_read_input_tokens=3),
-                permission_denials=("Bash", 'Write "x"'),
-                claude_session_id=claude_id,
+                outcome=TurnOutcome(
+                    status=status,
+                    reply="done \x00 ✓" if status is TurnStatus.COMPLETED else None,
+                    error=None if status is TurnStatus.COMPLETED else "boom",
+                    cost_usd=0.1,
+                    duration_ms=1234,
+                    num_turns=2,
+                    usage=Usage(input_tokens=10, output_tokens=20, cache_read_input_tokens=3),
+                    permission_denials=("Bash", 'Write "x"'),
+                    claude_session_id=claude_id,
+                ),
             )
         )
 
@@ -309,8 +312,11 @@ def test_a_failing_batch_changes_nothing(db_path: Path, tmp_path: Path) -> None:
         assert isinstance(raised.value.__cause__, sqlite3.IntegrityError)
         assert store.load() == before
         # An event about a row that is not there is refused the same way.
-        unknown = TurnEnded(turn_id=TurnId("trn_ffffffffffffffff"), status=TurnStatus.FAILED,
-                            finished_at=1.0)  # fmt: skip
+        unknown = TurnEnded(
+            turn_id=TurnId("trn_ffffffffffffffff"),
+            finished_at=1.0,
+            outcome=TurnOutcome(status=TurnStatus.FAILED),
+        )
         with pytest.raises(StoreError):
             store.apply([SessionCreated(session=fresh), unknown])
         assert store.load() == before

@@ -40,6 +40,7 @@ from orch_core import (
     StartNewConversation,
     State,
     TurnId,
+    TurnOutcome,
     TurnStatus,
     Usage,
     decide,
@@ -160,17 +161,19 @@ class StoreMatchesMemory(RuleBasedStateMachine):
         self.run(
             EndTurn(
                 turn_id=TurnId(self.pick(data, self.running())),
-                status=status,
                 now=cost,
-                reply=reply,
-                error_code=None if reply else "TURN_FAILED",
-                error=None if reply else reply,
-                cost_usd=cost,
-                duration_ms=duration,
-                num_turns=3,
-                usage=usage,
-                permission_denials=denials,
-                claude_session_id=claude_id,
+                outcome=TurnOutcome(
+                    status=status,
+                    reply=reply,
+                    error_code=None if reply else "TURN_FAILED",
+                    error=None if reply else reply,
+                    cost_usd=cost,
+                    duration_ms=duration,
+                    num_turns=3,
+                    usage=usage,
+                    permission_denials=denials,
+                    claude_session_id=claude_id,
+                ),
             )
         )
 
