@@ -38,6 +38,7 @@ Directives, each on its own line of the message:
                         2.1.328 does on resume; model_usage_since_last_result stays per turn
 ``#dump-env``           write env, argv, cwd and the message to ``env-<pid>.json``
 ``#pidfile``            write the pid to ``$HOME/.fake-claude/pid``
+``#surrogate``          end the reply with a lone surrogate (``"\\ud800"`` in the JSON)
 """
 
 from __future__ import annotations
@@ -330,6 +331,8 @@ def conversation(flags: dict[str, str], directives: dict[str, str], text: str, s
     reply = f"turn {turn}: {text[:200]}"
     if "flood" in directives:
         reply = flood(session_id, float(directives["flood"]))
+    if "surrogate" in directives:
+        reply += " \ud800"  # JSON may carry a lone surrogate, which UTF-8 cannot encode
     denials = [
         {
             "tool_name": name,

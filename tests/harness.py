@@ -82,11 +82,20 @@ test_settings.__test__ = False  # type: ignore[attr-defined]
 
 @asynccontextmanager
 async def in_memory(
-    world: World, settings: Settings | None = None, principal: Principal = ALICE, **client: Any
+    world: World,
+    settings: Settings | None = None,
+    principal: Principal = ALICE,
+    environ: dict[str, str] | None = None,
+    **client: Any,
 ) -> AsyncIterator[tuple[Client[Any], Orchestrator]]:
-    """An orchestrator on a real store in ``world.data`` and a FastMCP client on it."""
+    """An orchestrator on a real store in ``world.data`` and a FastMCP client on it.
+
+    ``environ`` is the server's environment (default: HOME and PATH only); agents get
+    the allow-listed part of it.
+    """
     settings = settings or test_settings(world)
     env = {"HOME": str(world.home), "PATH": os.environ.get("PATH", "")}
+    env.update(environ or {})
     world.data.mkdir(parents=True, exist_ok=True)
     store = Store.open(world.data / "orch.db")
     live = LiveTurns(claude=settings.claude, environ=env, clock=time.time)
