@@ -77,16 +77,7 @@ from ._model import (
     Usage,
     check_invariants,
 )
-from ._queries import (
-    agent_view,
-    conversation_transcript,
-    deleted_view,
-    list_sessions,
-    reply_view,
-    session_status,
-    transcript,
-    turn_result,
-)
+from ._queries import agent_view, deleted_view, list_sessions, session_status
 from ._rules import Policy
 from ._settings import (
     ClaudeSettings,
@@ -96,6 +87,7 @@ from ._settings import (
     SettingsError,
     settings_from_mapping,
 )
+from ._turn_queries import conversation_transcript, reply_view, transcript, turn_result
 from ._views import (
     AgentView,
     ConversationChange,

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
 
-from returns.result import Failure, Result, Success
+from returns.result import Result
 
-from ._access import find_agent, find_session, may_see, owned_sessions
+from ._access import find_session, owned_sessions
 from ._commands import Decision, StopTurn
-from ._errors import OrchError, not_found
+from ._errors import OrchError
 from ._events import AgentDeleted, SessionDeleted
-from ._ids import ConversationId, TurnId
-from ._lifecycle import AGENT_STATE_WHEN_TURN_RUNNING, TurnStatus
+from ._ids import TurnId
+from ._lifecycle import AGENT_STATE_WHEN_TURN_RUNNING, AgentState
 from ._model import Agent, Conversation, Principal, State, Totals, Turn, Usage
+from ._turn_queries import reply_view
 from ._views import (
+    AgentBrief,
     AgentView,
     ConversationView,
     CurrentTurnView,
     DeletedView,
     LiveActivity,
-    ReplyView,
     SessionSummary,
     SessionView,
     TokenTotals,
     TotalsView,
-    TranscriptTurn,
-    TranscriptView,
-    TurnResult,
     iso,
 )
 
@@ -57,19 +54,31 @@ def session_status(
 
 
 def list_sessions(state: State, principal: Principal) -> list[SessionSummary]:
-    """The principal's sessions, oldest first, with agent counts."""
+    """The principal's sessions, oldest first, with their agents' names and states."""
     sessions = sorted(owned_sessions(state, principal), key=lambda s: (s.created_at, s.id))
-    return [
-        SessionSummary(
-            session_id=s.id,
-            name=s.name,
-            root_path=s.root_path,
-            created_at=iso(s.created_at),
-            agent_count=len(s.agent_ids),
-            agents_running=sum(1 for a in s.agent_ids if state.agents[a].running_turn_id),
+    summaries = []
+    for session in sessions:
+        agents = [
+            AgentBrief(
+                agent_id=agent.id,
+                name=agent.name,
+                state=AGENT_STATE_WHEN_TURN_RUNNING[agent.running_turn_id is not None],
+            )
+            for agent in (state.agents[a] for a in session.agent_ids)
+        ]
+        summaries.append(
+            SessionSummary(
+                session_id=session.id,
+                name=session.name,
+                root_path=session.root_path,
+                description=session.description,
+                created_at=iso(session.created_at),
+                agent_count=len(agents),
+                agents_running=sum(1 for a in agents if a.state is AgentState.RUNNING),
+                agents=agents,
+            )
         )
-        for s in sessions
-    ]
+    return summaries
 
 
 def agent_view(
@@ -109,44 +118,6 @@ def agent_view(
     )
 
 
-def reply_view(turn: Turn) -> ReplyView:
-    """How a turn ended (or that it has not yet)."""
-    return ReplyView(
-        turn_id=turn.id,
-        number=turn.number,
-        status=turn.status,
-        reply=turn.reply,
-        error_code=turn.error_code,
-        error=turn.error,
-        cost_usd=turn.cost_usd,
-        duration_ms=turn.duration_ms,
-        finished_at=iso(turn.finished_at),
-        permission_denials=list(turn.permission_denials),
-    )
-
-
-def transcript(
-    state: State, principal: Principal, agent_id: str
-) -> Result[TranscriptView, OrchError]:
-    """The agent's current conversation, turn by turn."""
-    return find_agent(state, principal, agent_id).map(
-        lambda agent: _transcript(state, state.conversations[agent.conversation_id])
-    )
-
-
-def conversation_transcript(
-    state: State, principal: Principal, conversation_id: str
-) -> Result[TranscriptView, OrchError]:
-    """Any conversation of the principal's agents, archived ones included."""
-    conversation = state.conversations.get(ConversationId(conversation_id))
-    if conversation is None:
-        return Failure(not_found("conversation", conversation_id))
-    agent = state.agents[conversation.agent_id]
-    if not may_see(principal, state.sessions[agent.session_id]):
-        return Failure(not_found("conversation", conversation_id))
-    return Success(_transcript(state, conversation))
-
-
 def deleted_view(decision: Decision, state: State) -> DeletedView:
     """What a delete decision removes, for the tool's reply."""
     sessions = [e.session_id for e in decision.events if isinstance(e, SessionDeleted)]
@@ -156,32 +127,6 @@ def deleted_view(decision: Decision, state: State) -> DeletedView:
         deleted_session_ids=list(sessions),
         deleted_agent_ids=list(agents),
         cancelled_turn_ids=[e.turn_id for e in decision.effects if isinstance(e, StopTurn)],
-    )
-
-
-def _transcript(state: State, conversation: Conversation) -> TranscriptView:
-    return TranscriptView(
-        agent_id=conversation.agent_id,
-        conversation_id=conversation.id,
-        status=conversation.status.value,
-        turns=[_transcript_turn(state.turns[t]) for t in conversation.turn_ids],
-    )
-
-
-def _transcript_turn(turn: Turn) -> TranscriptTurn:
-    return TranscriptTurn(
-        turn_id=turn.id,
-        number=turn.number,
-        message=turn.message,
-        status=turn.status,
-        reply=turn.reply,
-        error_code=turn.error_code,
-        error=turn.error,
-        cost_usd=turn.cost_usd,
-        duration_ms=turn.duration_ms,
-        started_at=iso(turn.started_at),
-        finished_at=iso(turn.finished_at),
-        permission_denials=list(turn.permission_denials),
     )
 
 
@@ -220,31 +165,4 @@ def _totals(totals: Totals) -> TotalsView:
             cache_read_input_tokens=usage.cache_read_input_tokens,
             cache_creation_input_tokens=usage.cache_creation_input_tokens,
         ),
-    )
-
-
-def turn_result(turn: Turn, *, now: float) -> TurnResult:
-    """A turn as ``send_message_to_agent`` reports it."""
-    status: Literal["completed", "failed", "running"]
-    if turn.status is TurnStatus.RUNNING:
-        status = "running"
-    elif turn.status is TurnStatus.COMPLETED:
-        status = "completed"
-    else:
-        status = "failed"
-    end = now if turn.finished_at is None else turn.finished_at
-    return TurnResult(
-        status=status,
-        turn_status=turn.status,
-        agent_id=turn.agent_id,
-        turn_id=turn.id,
-        conversation_id=turn.conversation_id,
-        turn_number=turn.number,
-        reply=turn.reply,
-        error_code=turn.error_code,
-        error=turn.error,
-        cost_usd=None if turn.status is TurnStatus.RUNNING else turn.cost_usd,
-        duration_ms=turn.duration_ms,
-        elapsed_seconds=round(max(0.0, end - turn.started_at), 3),
-        permission_denials=list(turn.permission_denials),
     )

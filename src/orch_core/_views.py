@@ -114,13 +114,24 @@ class SessionView:
 
 
 @frozen(kw_only=True)
+class AgentBrief:
+    """An agent in one line: enough to pick it from a list."""
+
+    agent_id: str
+    name: str
+    state: AgentState
+
+
+@frozen(kw_only=True)
 class SessionSummary:
     session_id: str
     name: str
     root_path: str
+    description: str
     created_at: str | None
     agent_count: int
     agents_running: int
+    agents: list[AgentBrief]
 
 
 @frozen(kw_only=True)

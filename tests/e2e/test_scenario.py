@@ -157,6 +157,10 @@ async def test_the_whole_story(kind: str, world: World) -> None:  # noqa: PLR091
 
         listed = await ok(caller, "list_sessions")
         assert [(s["session_id"], s["agent_count"]) for s in listed["sessions"]] == [(sid, 2)]
+        assert [(a["name"], a["state"]) for a in listed["sessions"][0]["agents"]] == [
+            ("writer", "idle"),
+            ("critic", "idle"),
+        ]
 
         # Delete an agent in the middle of a turn that ignores SIGTERM and left a
         # grandchild behind: the whole process group is gone within 6 s.
