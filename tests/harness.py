@@ -35,6 +35,19 @@ FAKE_CLAUDE = TESTS / "fake_claude.py"
 ORCH_BIN = Path(sys.executable).parent / "orch"
 ALICE = Principal(subject="local:alice")
 
+#: The tools a client must see, exactly.
+EXPECTED_TOOLS = {
+    "create_session",
+    "get_session_status",
+    "list_sessions",
+    "delete_session",
+    "create_agent",
+    "delete_agent",
+    "send_message_to_agent",
+    "clear_agent_conversation",
+    "start_new_agent_conversation",
+}
+
 
 @attrs.frozen(kw_only=True)
 class World:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import attrs
 from returns.result import Failure, Result, Success
 
 from ._access import find_agent, may_see
@@ -62,20 +63,8 @@ def _transcript(state: State, conversation: Conversation) -> TranscriptView:
 
 
 def _transcript_turn(turn: Turn) -> TranscriptTurn:
-    return TranscriptTurn(
-        turn_id=turn.id,
-        number=turn.number,
-        message=turn.message,
-        status=turn.status,
-        reply=turn.reply,
-        error_code=turn.error_code,
-        error=turn.error,
-        cost_usd=turn.cost_usd,
-        duration_ms=turn.duration_ms,
-        started_at=iso(turn.started_at),
-        finished_at=iso(turn.finished_at),
-        permission_denials=list(turn.permission_denials),
-    )
+    reply = attrs.asdict(reply_view(turn), recurse=False)
+    return TranscriptTurn(message=turn.message, started_at=iso(turn.started_at), **reply)
 
 
 def turn_result(turn: Turn, *, now: float) -> TurnResult:

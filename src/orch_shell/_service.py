@@ -7,10 +7,8 @@ only converts arguments in and views out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import attrs
 from returns.result import Failure, Result, Success
 
 from orch_core import (
@@ -34,27 +32,18 @@ from orch_core import (
     SessionView,
     StartNewConversation,
     TranscriptView,
-    TurnId,
     TurnResult,
-    TurnStatus,
     agent_view,
     conversation_transcript,
     deleted_view,
     list_sessions,
     session_status,
     transcript,
-    turn_result,
 )
 
 from . import _ids
 from ._orchestrator import Applied, Orchestrator
-from ._turns import monotonic
-
-#: Called with a progress message and the seconds elapsed, while a send waits.
-Progress = Callable[[str, float], Awaitable[None]]
-
-#: A client is told what the agent does at least this often while it waits.
-PROGRESS_INTERVAL_SECONDS = 2.5
+from ._waiting import Progress, wait_for_turn
 
 
 def path_facts(given: str) -> PathFacts:
@@ -169,7 +158,7 @@ class OrchService:
         applied = await self._execute(command)
         if isinstance(applied, Failure):
             return Failure(applied.failure())
-        return Success(await self._wait(command.new_turn_id, wait_seconds, progress))
+        return Success(await wait_for_turn(self._orch, command.new_turn_id, wait_seconds, progress))
 
     async def clear_conversation(
         self, principal: Principal, agent_id: str
@@ -213,7 +202,7 @@ class OrchService:
             return Failure(applied.failure())
         first = None
         if initial_message is not None:
-            first = await self._wait(command.new_turn_id, wait_seconds, progress)
+            first = await wait_for_turn(self._orch, command.new_turn_id, wait_seconds, progress)
         previous = applied.unwrap().before.agents[AgentId(agent_id)].conversation_id
         return Success(
             ConversationChange(
@@ -244,46 +233,6 @@ class OrchService:
         return agent_view(
             state, state.agents[agent_id], now=self._orch.clock(), live=self._orch.live.activity
         )
-
-    async def _wait(
-        self, turn_id: TurnId, wait_seconds: float, progress: Progress | None
-    ) -> TurnResult:
-        """Wait up to ``wait_seconds`` for the turn, reporting progress as it goes."""
-        start = monotonic()
-        deadline = start + wait_seconds
-        last = self._orch.state.turns[turn_id]
-        last_progress = start
-        while True:
-            turn = self._orch.state.turns.get(turn_id)
-            if turn is None:  # deleted with its agent while we waited
-                last = attrs.evolve(
-                    last,
-                    status=TurnStatus.CANCELLED,
-                    error="the agent was deleted while this turn ran",
-                )
-                break
-            last = turn
-            remaining = deadline - monotonic()
-            if turn.status is not TurnStatus.RUNNING or remaining <= 0:
-                break
-            await self._orch.live.wait(turn_id, min(remaining, PROGRESS_INTERVAL_SECONDS))
-            now = monotonic()
-            if progress is not None and now - last_progress >= 1.0:
-                last_progress = now
-                await progress(self._describe(turn_id, now - start), now - start)
-        return turn_result(last, now=self._orch.clock())
-
-    def _describe(self, turn_id: TurnId, elapsed: float) -> str:
-        """``agent writer: using tool Edit (3 tool uses: Read, Edit; 12 s)``."""
-        activity = self._orch.live.activity.get(turn_id)
-        turn = self._orch.state.turns.get(turn_id)
-        agent = None if turn is None else self._orch.state.agents.get(turn.agent_id)
-        who = "agent" if agent is None else f"agent {agent.name}"
-        if activity is None:
-            return f"{who}: starting ({elapsed:.0f} s)"
-        tools = f": {', '.join(activity.tools)}" if activity.tools else ""
-        counts = f"{activity.tool_uses} tool uses{tools}; {elapsed:.0f} s"
-        return f"{who}: {activity.description} ({counts})"
 
 
 __all__ = ["OrchService", "Progress", "SessionId", "path_facts"]

@@ -73,29 +73,34 @@ def test_kill_9_during_a_turn_then_restart(world: World) -> None:
         restarted.kill()
 
 
+def hanging_turn(server: RawServer, world: World) -> tuple[str, list[int]]:
+    """A session with one agent whose turn hangs with a grandchild: (session id, pids)."""
+    session = server.call("create_session", name="s", root_path=str(world.project))
+    agent = server.call("create_agent", session_id=session["session_id"], name="worker")
+    server.call(
+        "send_message_to_agent",
+        agent_id=agent["agent_id"],
+        message="#hang\n#grandchild\n#pidfile",
+        wait_seconds=0,
+    )
+    pids = [read_pid(world.fake_state / "pid"), read_pid(world.fake_state / "grandchild.pid")]
+    return session["session_id"], pids
+
+
 @pytest.mark.timeout(60)
 def test_stdin_eof_cancels_running_turns_and_exits_0(world: World) -> None:
     server = RawServer(world)
     try:
         server.initialize()
-        session = server.call("create_session", name="s", root_path=str(world.project))
-        agent = server.call("create_agent", session_id=session["session_id"], name="worker")
-        server.call(
-            "send_message_to_agent",
-            agent_id=agent["agent_id"],
-            message="#hang\n#grandchild\n#pidfile",
-            wait_seconds=0,
-        )
-        fake = read_pid(world.fake_state / "pid")
-        grandchild = read_pid(world.fake_state / "grandchild.pid")
+        session_id, pids = hanging_turn(server, world)
         assert server.close() == 0
-        assert wait_gone([fake, grandchild], timeout=1) == []
+        assert wait_gone(pids, timeout=1) == []
     finally:
         server.kill()
     restarted = RawServer(world)
     try:
         restarted.initialize()
-        status = restarted.call("get_session_status", session_id=session["session_id"])
+        status = restarted.call("get_session_status", session_id=session_id)
         assert status["agents"][0]["last_reply"]["status"] == "cancelled"
         assert restarted.close() == 0
     finally:
@@ -107,17 +112,9 @@ def test_sigterm_cancels_running_turns_and_exits_0(world: World) -> None:
     server = RawServer(world)
     try:
         server.initialize()
-        session = server.call("create_session", name="s", root_path=str(world.project))
-        agent = server.call("create_agent", session_id=session["session_id"], name="worker")
-        server.call(
-            "send_message_to_agent",
-            agent_id=agent["agent_id"],
-            message="#hang\n#pidfile",
-            wait_seconds=0,
-        )
-        fake = read_pid(world.fake_state / "pid")
+        _, pids = hanging_turn(server, world)
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(20) == 0
-        assert wait_gone([fake], timeout=1) == []
+        assert wait_gone(pids, timeout=1) == []
     finally:
         server.kill()

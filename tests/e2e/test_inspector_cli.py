@@ -19,22 +19,10 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ORCH_BIN, World, make_world
+from tests.harness import EXPECTED_TOOLS, ORCH_BIN, World, make_world
 from tests.npm_bins import npm_bin
 
 pytestmark = pytest.mark.timeout(120)
-
-EXPECTED_TOOLS = {
-    "create_session",
-    "get_session_status",
-    "list_sessions",
-    "delete_session",
-    "create_agent",
-    "delete_agent",
-    "send_message_to_agent",
-    "clear_agent_conversation",
-    "start_new_agent_conversation",
-}
 
 
 @pytest.fixture

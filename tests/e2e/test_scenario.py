@@ -17,19 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.clients import CLIENT_KINDS, Caller, connect
-from tests.harness import World, make_world, read_pid, wait_gone
-
-EXPECTED_TOOLS = {
-    "create_session",
-    "get_session_status",
-    "list_sessions",
-    "delete_session",
-    "create_agent",
-    "delete_agent",
-    "send_message_to_agent",
-    "clear_agent_conversation",
-    "start_new_agent_conversation",
-}
+from tests.harness import EXPECTED_TOOLS, World, make_world, read_pid, wait_gone
 
 
 @pytest.fixture
