@@ -195,3 +195,66 @@ async def test_a_reply_with_a_lone_surrogate_is_stored_not_lost(world: World) ->
         result = await send(client, agent, "odd\n#surrogate")
         assert result["status"] == "completed" and result["reply"] == "turn 1: odd ?"
         assert orchestrator.state.agents[agent].running_turn_id is None
+
+
+@pytest.mark.timeout(60)
+async def test_concurrent_sends_to_one_agent_start_exactly_one_turn(world: World) -> None:
+    async with in_memory(world) as (client, orchestrator):
+        (agent,) = await new_agents(client, world, "a")
+        results = await asyncio.gather(
+            *(
+                client.call_tool(
+                    "send_message_to_agent",
+                    {"agent_id": agent, "message": f"m{i}\n#sleep 1", "wait_seconds": 0},
+                    raise_on_error=False,
+                )
+                for i in range(10)
+            )
+        )
+        started = [r for r in results if not r.is_error]
+        busy = [r for r in results if r.is_error]
+        assert len(started) == 1
+        assert all(r.content[0].text.startswith("AGENT_BUSY") for r in busy)
+        turns = [t for t in orchestrator.state.turns.values() if t.agent_id == agent]
+        assert len(turns) == 1
+
+
+@pytest.mark.timeout(60)
+async def test_a_client_that_gives_up_waiting_leaves_the_turn_running(world: World) -> None:
+    """Cancelling a waiting send (the client's stop button) does not lose the turn."""
+    async with in_memory(world) as (client, orchestrator):
+        (agent,) = await new_agents(client, world, "a")
+        waiting = asyncio.create_task(send(client, agent, "long one\n#sleep 2", wait=60))
+        deadline = time.monotonic() + 10
+        while orchestrator.state.agents[agent].running_turn_id is None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        while orchestrator.state.agents[agent].running_turn_id is not None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        status = await call(client, "list_sessions")
+        session_id = status["sessions"][0]["session_id"]
+        shown = await call(client, "get_session_status", session_id=session_id)
+        assert shown["agents"][0]["last_reply"]["reply"] == "turn 1: long one"
+
+
+@pytest.mark.timeout(60)
+async def test_a_store_that_cannot_be_written_is_unavailable_and_changes_nothing(
+    world: World,
+) -> None:
+    async with in_memory(world) as (client, orchestrator):
+        (agent,) = await new_agents(client, world, "a")
+        before = orchestrator.state
+        orchestrator._store.close()  # every write now fails inside the store
+        for tool, args in [
+            ("create_session", {"name": "t", "root_path": str(world.project)}),
+            ("send_message_to_agent", {"agent_id": agent, "message": "hi"}),
+            ("delete_agent", {"agent_id": agent}),
+        ]:
+            result = await client.call_tool(tool, args, raise_on_error=False)
+            assert result.is_error and result.content[0].text.startswith("UNAVAILABLE"), tool
+            assert "nothing was changed" in result.content[0].text
+            assert orchestrator.state == before
