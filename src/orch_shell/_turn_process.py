@@ -25,7 +25,7 @@ import attrs
 from attrs import frozen
 from returns.result import Failure, Result, Success
 
-from orch_core._claude_cli import Activity, StreamParser, TurnReport
+from orch_core import Activity, StreamParser, TurnReport
 
 from ._child_pipes import close_pipes, keep_tail, read_lines, write_all
 from ._process_group import kill_stale_group, process_start_time, signal_group, stop_group
