@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import structlog
+from returns.result import Failure
 
 from orch_core import Policy, Principal, Settings
 
+from . import _instance_lock as instance_lock
 from ._orchestrator import Orchestrator
 from ._paths import OrchPaths
 from ._server import build_server
@@ -76,12 +78,20 @@ def open_orchestrator(
 def serve_stdio(settings: Settings, paths: OrchPaths) -> int:
     """Run the stdio server until EOF or a signal; the process exit code."""
     os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
+    paths.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = instance_lock.acquire(paths.home)
+    if isinstance(lock, Failure):
+        print(f"orch: {lock.failure()}", file=sys.stderr)
+        return 1
     try:
         orchestrator = open_orchestrator(settings, paths, os.environ)
     except StoreError as error:
         print(f"orch: cannot open the state store: {error}", file=sys.stderr)
         return 1
-    return asyncio.run(_serve(orchestrator))
+    try:
+        return asyncio.run(_serve(orchestrator))
+    finally:
+        os.close(lock.unwrap())
 
 
 async def _serve(orchestrator: Orchestrator) -> int:

@@ -118,3 +118,32 @@ def test_sigterm_cancels_running_turns_and_exits_0(world: World) -> None:
         assert wait_gone(pids, timeout=1) == []
     finally:
         server.kill()
+
+
+@pytest.mark.timeout(60)
+def test_a_second_server_on_the_same_data_folder_refuses_to_start(world: World) -> None:
+    """Two servers on one store would fight over it (and the second would kill the
+    first one's turns at recovery): the second exits with a message instead."""
+    first = RawServer(world)
+    try:
+        first.initialize()
+        _, pids = hanging_turn(first, world)
+        second = RawServer(world)
+        try:
+            assert second.process.wait(20) == 1
+            assert second.process.stderr is not None
+            message = second.process.stderr.read().decode()
+            assert f"another orch server (pid {first.pid})" in message
+        finally:
+            second.kill()
+        assert wait_gone(pids, timeout=0.2) == pids, "the first server's turn must live on"
+        assert first.call("list_sessions")["sessions"][0]["agents_running"] == 1
+        assert first.close() == 0
+    finally:
+        first.kill()
+    third = RawServer(world)  # the lock went with the first server
+    try:
+        third.initialize()
+        assert third.close() == 0
+    finally:
+        third.kill()
