@@ -62,7 +62,7 @@ def list_sessions(state: State, principal: Principal) -> list[SessionSummary]:
             AgentBrief(
                 agent_id=agent.id,
                 name=agent.name,
-                state=AGENT_STATE_WHEN_TURN_RUNNING[agent.running_turn_id is not None],
+                state=_state_of(agent),
             )
             for agent in (state.agents[a] for a in session.agent_ids)
         ]
@@ -106,7 +106,7 @@ def agent_view(
         role=agent.role,
         model=agent.model,
         permission_mode=agent.permission_mode,
-        state=AGENT_STATE_WHEN_TURN_RUNNING[agent.running_turn_id is not None],
+        state=_state_of(agent),
         created_at=iso(agent.created_at),
         current_turn=current,
         last_reply=None if last is None else reply_view(last),
@@ -166,3 +166,7 @@ def _totals(totals: Totals) -> TotalsView:
             cache_creation_input_tokens=usage.cache_creation_input_tokens,
         ),
     )
+
+
+def _state_of(agent: Agent) -> AgentState:
+    return AGENT_STATE_WHEN_TURN_RUNNING[agent.running_turn_id is not None]

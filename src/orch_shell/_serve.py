@@ -62,8 +62,8 @@ def policy_for(settings: Settings, environ: Mapping[str, str]) -> Policy:
 def open_orchestrator(
     settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
 ) -> Orchestrator:
-    """The orchestrator over the data dir's store (created on first use)."""
-    paths.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """The orchestrator over the data dir's store (created on first use); the data
+    dir must exist."""
     store = Store.open(paths.database)
     live = LiveTurns(claude=settings.claude, environ=environ, clock=time.time)
     return Orchestrator(

@@ -29,7 +29,7 @@ from orch_core import (
 
 from ._errors_edge import ErrorMapping, unwrap_or_raise
 from ._schemas import output_schema, to_json
-from ._service import OrchService, Progress
+from ._service import OrchService
 from ._tool_params import (
     AgentIdArg,
     AgentNameArg,
@@ -45,6 +45,7 @@ from ._tool_params import (
     SessionNameArg,
     WaitArg,
 )
+from ._waiting import Progress
 
 INSTRUCTIONS = """\
 orch runs a team of Claude Code agents on a project folder. Create a session on a

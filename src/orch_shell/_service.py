@@ -27,7 +27,6 @@ from orch_core import (
     PathFacts,
     Principal,
     SendMessage,
-    SessionId,
     SessionSummary,
     SessionView,
     StartNewConversation,
@@ -233,6 +232,3 @@ class OrchService:
         return agent_view(
             state, state.agents[agent_id], now=self._orch.clock(), live=self._orch.live.activity
         )
-
-
-__all__ = ["OrchService", "Progress", "SessionId", "path_facts"]
