@@ -35,7 +35,6 @@ from orch_core import (
     EndTurn,
     Event,
     Limits,
-    PathFacts,
     Policy,
     Principal,
     ProcessInfo,
@@ -52,6 +51,7 @@ from orch_core import (
     replay,
 )
 from orch_shell._store import Store
+from tests.core.scenario import directory
 
 PRINCIPAL = Principal(subject="local:test")
 POLICY = Policy(
@@ -61,8 +61,17 @@ POLICY = Policy(
 )
 
 
-def root_facts(root: str) -> PathFacts:
-    return PathFacts(given=root, is_absolute=True, exists=True, is_dir=True, resolved=root)
+def decide_and_record(
+    store: Store, state: State, command: Command
+) -> tuple[State, tuple[Event, ...] | None]:
+    """Decide ``command``; if it succeeds, record its events in ``store`` (one
+    transaction) and evolve ``state``. The new state and the events (``None`` on failure)."""
+    result = decide(state, command, POLICY)
+    if not isinstance(result, Success):
+        return state, None
+    events = result.unwrap().events
+    store.apply(events)
+    return replay(events, state), events
 
 
 def batches(
@@ -94,7 +103,7 @@ def _command(rng: random.Random, state: State, root: str, n: int) -> Command:  #
         return CreateSession(
             principal=PRINCIPAL,
             name=rng.choice(["alpha", "beta", "gamma", "delta"]),
-            root=root_facts(root),
+            root=directory(root),
             description=rng.choice(["", "a project", "ünïcode ✓"]),
             new_id=SessionId(f"{SESSION_PREFIX}{n:016x}"),
             now=now,

@@ -17,17 +17,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from returns.result import Success
 
 from orch_core import (
-    AGENT_PREFIX,
-    CONVERSATION_PREFIX,
-    SESSION_PREFIX,
-    TURN_PREFIX,
     AgentId,
     ClearConversation,
     Command,
-    ConversationId,
     CreateAgent,
     CreateSession,
     DeleteAgent,
@@ -47,13 +41,10 @@ from orch_core import (
     TurnOutcome,
     TurnStatus,
     Usage,
-    decide,
-    replay,
 )
 from orch_shell._store import Store, StoreError
-from tests.shell.store_workload import POLICY, PRINCIPAL, reloaded, root_facts
-
-WORKLOAD = Path(__file__).with_name("store_workload.py")
+from tests.core.scenario import IdMint, directory
+from tests.shell.store_workload import PRINCIPAL, decide_and_record, reloaded
 
 
 class Recorder:
@@ -63,35 +54,29 @@ class Recorder:
         self.store = store
         self.root = root
         self.state = State()
-        self.count = 0
-
-    def new_id(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count:016x}"
+        self.ids = IdMint()
 
     def run(self, command: Command) -> tuple[Event, ...]:
-        result = decide(self.state, command, POLICY)
-        assert isinstance(result, Success), result
-        events: tuple[Event, ...] = result.unwrap().events
-        self.store.apply(events)
-        self.state = replay(events, self.state)
+        self.state, events = decide_and_record(self.store, self.state, command)
+        assert events is not None, f"{command!r} was refused"
         return events
 
     def session(self, name: str, principal: Principal = PRINCIPAL) -> SessionId:
+        session_id = self.ids.session()
         self.run(
             CreateSession(
                 principal=principal,
                 name=name,
-                root=root_facts(self.root),
+                root=directory(self.root),
                 description="d",
-                new_id=SessionId(self.new_id(SESSION_PREFIX)),
+                new_id=session_id,
                 now=time.time(),
             )
         )
-        return SessionId(f"{SESSION_PREFIX}{self.count:016x}")
+        return session_id
 
     def agent(self, session_id: str, name: str) -> AgentId:
-        agent_id = AgentId(self.new_id(AGENT_PREFIX))
+        agent_id = self.ids.agent()
         self.run(
             CreateAgent(
                 principal=PRINCIPAL,
@@ -101,14 +86,14 @@ class Recorder:
                 model="sonnet",
                 permission_mode="plan",
                 new_id=agent_id,
-                new_conversation_id=ConversationId(self.new_id(CONVERSATION_PREFIX)),
+                new_conversation_id=self.ids.conversation(),
                 now=time.time(),
             )
         )
         return agent_id
 
     def send(self, agent_id: str, message: str = "hello") -> TurnId:
-        turn_id = TurnId(self.new_id(TURN_PREFIX))
+        turn_id = self.ids.turn()
         self.run(
             SendMessage(
                 principal=PRINCIPAL,
@@ -170,7 +155,7 @@ def test_every_event_round_trips_through_the_file(db_path: Path, tmp_path: Path)
             ClearConversation(
                 principal=PRINCIPAL,
                 agent_id=a,
-                new_conversation_id=ConversationId(rec.new_id(CONVERSATION_PREFIX)),
+                new_conversation_id=rec.ids.conversation(),
                 now=2.0,
             )
         )
@@ -183,8 +168,8 @@ def test_every_event_round_trips_through_the_file(db_path: Path, tmp_path: Path)
                     principal=PRINCIPAL,
                     agent_id=b,
                     initial_message=initial,
-                    new_conversation_id=ConversationId(rec.new_id(CONVERSATION_PREFIX)),
-                    new_turn_id=TurnId(rec.new_id(TURN_PREFIX)),
+                    new_conversation_id=rec.ids.conversation(),
+                    new_turn_id=rec.ids.turn(),
                     now=3.0,
                 )
             )

@@ -21,14 +21,22 @@ import pytest
 
 from tests.shell.store_workload import batches, reloaded
 
-WORKLOAD = Path(__file__).with_name("store_workload.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_killed_writer_leaves_a_prefix_of_whole_batches(tmp_path: Path, seed: int) -> None:
     db_path = tmp_path / "orch.db"
     child = subprocess.Popen(
-        [sys.executable, str(WORKLOAD), str(db_path), str(tmp_path), str(seed)],
+        [
+            sys.executable,
+            "-m",
+            "tests.shell.store_workload",
+            str(db_path),
+            str(tmp_path),
+            str(seed),
+        ],
+        cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -16,17 +16,10 @@ from pathlib import Path
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from returns.result import Success
 
 from orch_core import (
-    AGENT_PREFIX,
-    CONVERSATION_PREFIX,
-    SESSION_PREFIX,
-    TURN_PREFIX,
-    AgentId,
     ClearConversation,
     Command,
-    ConversationId,
     CreateAgent,
     CreateSession,
     DeleteAgent,
@@ -36,18 +29,16 @@ from orch_core import (
     ProcessInfo,
     RecordProcess,
     SendMessage,
-    SessionId,
     StartNewConversation,
     State,
     TurnId,
     TurnOutcome,
     TurnStatus,
     Usage,
-    decide,
-    replay,
 )
 from orch_shell._store import Store
-from tests.shell.store_workload import POLICY, reloaded, root_facts
+from tests.core.scenario import IdMint, directory
+from tests.shell.store_workload import decide_and_record, reloaded
 from tests.strategies import agent_names, final_statuses, fitting_text, messages, session_names
 
 #: Sees every session, so commands on sessions of both owners can succeed.
@@ -66,18 +57,10 @@ class StoreMatchesMemory(RuleBasedStateMachine):
         self.path = self.dir / "orch.db"
         self.store = Store.open(self.path)
         self.state = State()
-        self.count = 0
-
-    def new_id(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count:016x}"
+        self.ids = IdMint()
 
     def run(self, command: Command) -> None:
-        result = decide(self.state, command, POLICY)
-        if isinstance(result, Success):
-            events = result.unwrap().events
-            self.store.apply(events)
-            self.state = replay(events, self.state)
+        self.state, _ = decide_and_record(self.store, self.state, command)
 
     def pick(self, data: st.DataObject, keys: Iterable[str]) -> str:
         return data.draw(st.sampled_from(sorted(keys)))
@@ -91,9 +74,9 @@ class StoreMatchesMemory(RuleBasedStateMachine):
             CreateSession(
                 principal=Principal(subject=owner),
                 name=name,
-                root=root_facts(str(self.dir)),
+                root=directory(str(self.dir)),
                 description="",
-                new_id=SessionId(self.new_id(SESSION_PREFIX)),
+                new_id=self.ids.session(),
                 now=now,
             )
         )
@@ -109,8 +92,8 @@ class StoreMatchesMemory(RuleBasedStateMachine):
                 role="",
                 model=model,
                 permission_mode=None,
-                new_id=AgentId(self.new_id(AGENT_PREFIX)),
-                new_conversation_id=ConversationId(self.new_id(CONVERSATION_PREFIX)),
+                new_id=self.ids.agent(),
+                new_conversation_id=self.ids.conversation(),
                 now=now,
             )
         )
@@ -123,7 +106,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
                 principal=ADMIN,
                 agent_id=self.pick(data, self.state.agents),
                 message=message,
-                new_turn_id=TurnId(self.new_id(TURN_PREFIX)),
+                new_turn_id=self.ids.turn(),
                 now=now,
             )
         )
@@ -183,7 +166,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
         self, data: st.DataObject, archive: bool, initial: str | None, now: float
     ) -> None:
         agent_id = self.pick(data, self.state.agents)
-        conversation_id = ConversationId(self.new_id(CONVERSATION_PREFIX))
+        conversation_id = self.ids.conversation()
         if archive:
             self.run(
                 StartNewConversation(
@@ -191,7 +174,7 @@ class StoreMatchesMemory(RuleBasedStateMachine):
                     agent_id=agent_id,
                     initial_message=initial,
                     new_conversation_id=conversation_id,
-                    new_turn_id=TurnId(self.new_id(TURN_PREFIX)),
+                    new_turn_id=self.ids.turn(),
                     now=now,
                 )
             )
