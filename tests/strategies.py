@@ -14,6 +14,7 @@ import string
 from hypothesis import strategies as st
 
 from orch_core import (
+    ADMIN_SCOPE,
     AGENT_PREFIX,
     CONVERSATION_PREFIX,
     SESSION_PREFIX,
@@ -75,7 +76,11 @@ def principals(*, admin: bool | None = False) -> st.SearchStrategy[Principal]:
     """Principals with non-empty subjects; ``admin=None`` draws both kinds."""
     subjects = st.text(string.ascii_letters + string.digits + "-_.@|", min_size=1, max_size=24)
     flags = st.booleans() if admin is None else st.just(admin)
-    return st.builds(Principal, subject=subjects, is_admin=flags)
+    return st.builds(
+        Principal,
+        subject=subjects,
+        scopes=flags.map(lambda is_admin: frozenset({ADMIN_SCOPE} if is_admin else ())),
+    )
 
 
 HEX = "0123456789abcdef"

@@ -65,6 +65,7 @@ from ._lifecycle import (
     can_transition,
 )
 from ._model import (
+    ADMIN_SCOPE,
     Agent,
     Conversation,
     Principal,
@@ -79,6 +80,27 @@ from ._model import (
 )
 from ._queries import agent_view, deleted_view, list_sessions, session_status
 from ._rules import Policy
+from ._scopes import (
+    AGENTS_MESSAGE,
+    AGENTS_WRITE,
+    ALL_SCOPES,
+    DEFAULT_ACTION_SCOPES,
+    READ_RESOURCE,
+    SESSIONS_READ,
+    SESSIONS_WRITE,
+    authorize,
+    required_scopes,
+)
+from ._security import (
+    LOCAL_AUDIENCE,
+    LOCAL_ISSUER,
+    AuthFailure,
+    AuthFailureReason,
+    SecurityPolicy,
+    local_policy,
+    principal_from_claims,
+    still_valid,
+)
 from ._settings import (
     ClaudeSettings,
     Limits,
@@ -103,9 +125,19 @@ from ._views import (
 )
 
 __all__ = [
+    "ADMIN_SCOPE",
+    "AGENTS_MESSAGE",
+    "AGENTS_WRITE",
     "AGENT_PREFIX",
+    "ALL_SCOPES",
     "CONVERSATION_PREFIX",
+    "DEFAULT_ACTION_SCOPES",
     "FINAL_TURN_STATUSES",
+    "LOCAL_AUDIENCE",
+    "LOCAL_ISSUER",
+    "READ_RESOURCE",
+    "SESSIONS_READ",
+    "SESSIONS_WRITE",
     "SESSION_PREFIX",
     "TURN_PREFIX",
     "TURN_TRANSITIONS",
@@ -116,6 +148,8 @@ __all__ = [
     "AgentId",
     "AgentState",
     "AgentView",
+    "AuthFailure",
+    "AuthFailureReason",
     "ClaudeSettings",
     "ClearConversation",
     "Command",
@@ -145,6 +179,7 @@ __all__ = [
     "ProcessInfo",
     "RecordProcess",
     "ReplyView",
+    "SecurityPolicy",
     "SendMessage",
     "ServerSettings",
     "Session",
@@ -175,6 +210,7 @@ __all__ = [
     "Usage",
     "agent_environment",
     "agent_view",
+    "authorize",
     "build_argv",
     "can_transition",
     "check_invariants",
@@ -187,10 +223,14 @@ __all__ = [
     "find_session",
     "iso",
     "list_sessions",
+    "local_policy",
+    "principal_from_claims",
     "replay",
     "reply_view",
+    "required_scopes",
     "session_status",
     "settings_from_mapping",
+    "still_valid",
     "transcript",
     "turn_result",
 ]

@@ -20,6 +20,8 @@ from attrs.validators import and_, instance_of, min_len
 class ErrorCode(enum.StrEnum):
     """Stable error codes; see contracts.md for when each is returned."""
 
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     NOT_FOUND = "NOT_FOUND"
     NAME_TAKEN = "NAME_TAKEN"

@@ -8,7 +8,8 @@ query is a lookup, and :func:`check_invariants` states what "consistent" means.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 from attrs import Factory, field, frozen
 from attrs.validators import and_, ge, instance_of, min_len, optional
@@ -16,13 +17,33 @@ from attrs.validators import and_, ge, instance_of, min_len, optional
 from ._ids import AgentId, ConversationId, SessionId, TurnId
 from ._lifecycle import ConversationStatus, TurnStatus
 
+ADMIN_SCOPE: Final = "orch:admin"
+"""The scope that may act on every session, whoever owns it."""
+
+
+def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
+    return frozenset(scopes)
+
 
 @frozen(kw_only=True)
 class Principal:
-    """Who is acting: every core command carries one, so ownership is always checked."""
+    """Who is acting - the security context of one call, made from a verified token.
+
+    Every core command carries one, so ownership is always checked: ``subject``
+    owns what it creates. ``scopes`` say which tools it may call (see
+    ``_scopes``); ``expires_at`` is the token's ``exp`` (Unix seconds).
+    """
 
     subject: str = field(validator=and_(instance_of(str), min_len(1)))
-    is_admin: bool = False
+    scopes: frozenset[str] = field(default=frozenset(), converter=_scope_set)
+    client_id: str | None = None
+    token_id: str | None = None
+    expires_at: float | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this principal holds ``orch:admin``."""
+        return ADMIN_SCOPE in self.scopes
 
 
 @frozen(kw_only=True)

@@ -25,7 +25,7 @@ from orch_core import (
 from tests.core.scenario import Scenario
 from tests.strategies import ALICE, BOB, SMALL_POLICY
 
-ADMIN = Principal(subject="root", is_admin=True)
+ADMIN = Principal(subject="root", scopes={"orch:admin"})
 
 
 def status(scenario: Scenario, session_id: str, **live: LiveActivity) -> SessionView:

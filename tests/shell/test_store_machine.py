@@ -42,7 +42,7 @@ from tests.shell.store_workload import decide_and_record, reloaded
 from tests.strategies import agent_names, final_statuses, fitting_text, messages, session_names
 
 #: Sees every session, so commands on sessions of both owners can succeed.
-ADMIN = Principal(subject="local:admin", is_admin=True)
+ADMIN = Principal(subject="local:admin", scopes={"orch:admin"})
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 costs = st.floats(0, 100, allow_nan=False, allow_infinity=False)
 tokens = st.integers(0, 2**40)
