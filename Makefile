@@ -29,7 +29,7 @@ npm: $(NPM_STAMP)
 ## Start the stdio MCP server (what Claude Desktop runs); creates the venv and config first.
 serve: $(STAMP)
 	@$(BIN)/orch init >&2
-	@exec $(BIN)/orch serve
+	@exec env ORCH_TOKEN_FILE="$$($(BIN)/orch token path)" $(BIN)/orch serve
 
 ## Print the block to paste into Claude Desktop's config.
 desktop-config: $(STAMP)

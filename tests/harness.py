@@ -21,19 +21,35 @@ from typing import Any
 import attrs
 import psutil
 from fastmcp import Client
+from orch_shell._verifier import JwtVerifier
 
-from orch_core import ClaudeSettings, Principal, Settings
+from orch_core import (
+    AGENTS_MESSAGE,
+    AGENTS_WRITE,
+    SESSIONS_READ,
+    SESSIONS_WRITE,
+    ClaudeSettings,
+    Principal,
+    Settings,
+    local_policy,
+)
+from orch_shell._auth_edge import Authenticate
+from orch_shell._keys import create_key_pair, load_private_key, mint_token, write_private_text
 from orch_shell._orchestrator import Orchestrator
+from orch_shell._paths import resolve_paths
 from orch_shell._serve import policy_for
 from orch_shell._server import build_server
 from orch_shell._service import OrchService
 from orch_shell._store import Store
+from orch_shell._token_source import TokenSource
 from orch_shell._turns import LiveTurns
 
 TESTS = Path(__file__).resolve().parent
 FAKE_CLAUDE = TESTS / "fake_claude.py"
 ORCH_BIN = Path(sys.executable).parent / "orch"
-ALICE = Principal(subject="local:alice")
+USER_SCOPES = frozenset({SESSIONS_READ, SESSIONS_WRITE, AGENTS_WRITE, AGENTS_MESSAGE})
+"""Every scope but admin: what an ordinary user's token holds."""
+ALICE = Principal(subject="local:alice", scopes=USER_SCOPES)
 
 #: The tools a client must see, exactly.
 EXPECTED_TOOLS = {
@@ -63,6 +79,11 @@ class World:
     def claude_command(self) -> tuple[str, ...]:
         return (sys.executable, str(FAKE_CLAUDE))
 
+    @property
+    def token_file(self) -> Path:
+        """ALICE's token, which ``server_env`` hands the server (``ORCH_TOKEN_FILE``)."""
+        return self.data / "token"
+
     def server_env(self, **extra: str) -> dict[str, str]:
         """The environment of an ``orch serve`` subprocess in this world."""
         env = {
@@ -70,18 +91,47 @@ class World:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "ORCH_HOME": str(self.data),
             "ORCH_CLAUDE_COMMAND": " ".join(self.claude_command()),
+            "ORCH_TOKEN_FILE": str(self.token_file),
             "FASTMCP_CHECK_FOR_UPDATES": "off",
             "LANG": "C.UTF-8",
         }
         env.update(extra)
         return env
 
+    def token(self, principal: Principal = ALICE, *, ttl: float = 3600.0, **claims: Any) -> str:
+        """A token for ``principal`` signed by this world's local key (what
+        ``orch token issue`` would mint)."""
+        paths = resolve_paths({"ORCH_HOME": str(self.data)})
+        key = load_private_key(paths.signing_key).unwrap()
+        return mint_token(
+            key,
+            issuer=claims.pop("issuer", "orch-local"),
+            audience=claims.pop("audience", "orch"),
+            subject=principal.subject,
+            scopes=sorted(principal.scopes),
+            ttl_seconds=ttl,
+            now=claims.pop("now", time.time()),
+            client_id=principal.client_id,
+        )
+
+    def verifier(self) -> JwtVerifier:
+        """The verifier a server in this world uses (the local policy)."""
+        paths = resolve_paths({"ORCH_HOME": str(self.data)})
+        return JwtVerifier.from_policy(local_policy(str(paths.public_key))).unwrap()
+
 
 def make_world(tmp_path: Path) -> World:
+    """A temp HOME with a project, and a data dir with the local key pair and
+    ALICE's token in it (as ``orch init`` would leave it)."""
     home = tmp_path / "home"
     project = home / "project"
     project.mkdir(parents=True)
-    return World(root=tmp_path, home=home, project=project, data=tmp_path / "data")
+    world = World(root=tmp_path, home=home, project=project, data=tmp_path / "data")
+    paths = resolve_paths({"ORCH_HOME": str(world.data)})
+    world.data.mkdir(mode=0o700)
+    create_key_pair(paths.signing_key, paths.public_key).unwrap()
+    write_private_text(world.token_file, world.token() + "\n")
+    return world
 
 
 def test_settings(world: World, **claude: Any) -> Settings:
@@ -115,12 +165,19 @@ async def in_memory(
     orchestrator = Orchestrator(
         store=store, settings=settings, policy=policy_for(settings, env), live=live, clock=time.time
     )
-    server = build_server(OrchService(orchestrator), lambda _ctx: principal)
+    server = build_server(OrchService(orchestrator), authenticate_as(world, principal))
     try:
         async with Client(server, **client) as session:
             yield session, orchestrator
     finally:
         await orchestrator.shutdown()
+
+
+def authenticate_as(world: World, principal: Principal) -> Authenticate:
+    """Stdio-style credentials: a token for ``principal``, verified on every call."""
+    source = TokenSource(fixed=world.token(principal))
+    verifier = world.verifier()
+    return lambda: source.current().bind(lambda token: verifier.verify(token, time.time()))
 
 
 def structured(result: Any) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from orch_core import (
     ADMIN_SCOPE,
     AGENT_PREFIX,
+    ALL_SCOPES,
     CONVERSATION_PREFIX,
+    DEFAULT_ACTION_SCOPES,
     SESSION_PREFIX,
     TURN_PREFIX,
     ErrorCode,
@@ -24,6 +26,7 @@ from orch_core import (
     PathFacts,
     Policy,
     Principal,
+    SecurityPolicy,
     TurnStatus,
 )
 
@@ -298,3 +301,66 @@ FINAL_STATUSES = tuple(s for s in TurnStatus if s is not TurnStatus.RUNNING)
 
 def final_statuses() -> st.SearchStrategy[TurnStatus]:
     return st.sampled_from(FINAL_STATUSES)
+
+
+# -- tokens and security policies --------------------------------------------
+
+
+def json_values() -> st.SearchStrategy[object]:
+    """Anything ``json.loads`` can return (NaN, infinities and huge integers included)."""
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+    return st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+def scope_words() -> st.SearchStrategy[str]:
+    """One scope: orch's own, or any word without whitespace (``str.split`` keeps it whole)."""
+    word = st.text(st.characters(blacklist_categories=("Z", "C")), min_size=1, max_size=16)
+    return st.sampled_from(ALL_SCOPES) | word
+
+
+def scope_tables() -> st.SearchStrategy[dict[str, str]]:
+    """``[auth.scopes]`` overrides: some tools, each mapped to a one-word scope."""
+    word = st.text(string.ascii_letters + string.digits + ":._-", min_size=1, max_size=16)
+    return st.dictionaries(st.sampled_from(tuple(DEFAULT_ACTION_SCOPES)), word, max_size=4)
+
+
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+PUBLIC_KEY_ALGORITHMS = ("EdDSA", "ES256", "ES384", "ES512", "RS256", "PS256")
+
+
+def security_policies() -> st.SearchStrategy[SecurityPolicy]:
+    """Valid policies of every kind: JWKS, public key file, HMAC secret."""
+    text = st.text(string.ascii_letters + string.digits + ":/.-_", min_size=1, max_size=24)
+    public = st.lists(st.sampled_from(PUBLIC_KEY_ALGORITHMS), min_size=1, max_size=3, unique=True)
+    hmac = st.lists(st.sampled_from(HMAC_ALGORITHMS), min_size=1, max_size=3, unique=True)
+    jwks = st.builds(
+        dict,
+        algorithms=public.map(tuple),
+        jwks_url=st.sampled_from(["https://idp.example/jwks", "http://127.0.0.1:8080/keys"]),
+    )
+    key_file = st.builds(dict, algorithms=public.map(tuple), public_key_file=text.map("/".__add__))
+    secrets = st.text(min_size=32, max_size=64).filter(str.strip)  # 32 characters >= 32 bytes
+    secret = st.builds(dict, algorithms=hmac.map(tuple), secret=secrets)
+    return st.builds(
+        lambda source, common: SecurityPolicy(**source, **common),
+        st.one_of(jwks, key_file, secret),
+        st.fixed_dictionaries(
+            {"issuer": text, "audience": text},
+            optional={
+                "jwks_cache_seconds": st.floats(1, 86_400),
+                "jwks_timeout_seconds": st.floats(0.1, 60),
+                "leeway_seconds": st.floats(0, 60),
+                "max_token_bytes": st.integers(256, 8192),
+                "required_claims": st.just(("exp", "iat", "iss", "aud", "sub", "jti")),
+                "token_type": st.sampled_from(["at+jwt", "JWT"]),
+                "scopes": scope_tables(),
+            },
+        ),
+    )

@@ -1,165 +1,181 @@
-"""The security policy (``[auth]`` in ``orch.toml``) and what a verified token means.
+"""The security policy (``[auth]`` in ``orch.toml``): which tokens orch accepts.
 
 A :class:`SecurityPolicy` that exists is a safe one: weak combinations (``none``
 listed, a short HMAC secret, HMAC mixed with public-key algorithms, no key
 source, a leeway over a minute) are refused when it is built, naming the
 setting. The shell verifies a token's signature and registered claims with
-PyJWT under this policy; :func:`principal_from_claims` then turns the verified
-claims into the :class:`Principal` every call carries.
+PyJWT under this policy; :func:`principal_from_claims` (in ``_claims``) then
+turns the verified claims into the :class:`Principal` every call carries.
 
 >>> policy = local_policy("/keys/token_signing.pub.pem")
 >>> policy.issuer, policy.audience, policy.algorithms
 ('orch-local', 'orch', ('EdDSA',))
->>> claims = {"sub": "ann", "scope": "sessions:read agents:write", "exp": 10, "jti": "t1"}
->>> sorted(principal_from_claims(claims).unwrap().scopes)
-['agents:write', 'sessions:read']
->>> print(principal_from_claims({"sub": ""}).failure().as_error())
-UNAUTHENTICATED: the token has no subject ('sub')
+>>> SecurityPolicy(issuer="https://idp.example/", audience="orch", algorithms=("HS256",),
+...                secret="x" * 8)
+Traceback (most recent call last):
+...
+orch_core._settings_checks.InvalidSettingError: must be at least 32 bytes for HS*, got 8
 """
 
 from __future__ import annotations
 
-import enum
-import math
 from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from attrs import field, frozen
 from attrs.validators import instance_of
-from returns.result import Failure, Result, Success
 
-from ._errors import ErrorCode, OrchError
-from ._model import Principal
+from . import _security_checks as checks
+from ._claims import AuthFailure, AuthFailureReason, principal_from_claims, still_valid
 from ._scopes import DEFAULT_ACTION_SCOPES
-from ._settings_checks import InvalidSettingError
-from ._views import iso
+from ._security_checks import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_ALGORITHMS,
+    DEFAULT_MAX_TOKEN_BYTES,
+    HMAC_ALGORITHMS,
+    MAX_LEEWAY_SECONDS,
+    MIN_SECRET_BYTES,
+    REQUIRED_CLAIMS,
+)
+from ._settings_checks import DOC, EXAMPLE, InvalidSettingError
 
 LOCAL_ISSUER: Final = "orch-local"
 LOCAL_AUDIENCE: Final = "orch"
 
-HMAC_ALGORITHMS: Final = ("HS256", "HS384", "HS512")
-ASYMMETRIC_ALGORITHMS: Final = (
-    "EdDSA",
-    "ES256",
-    "ES384",
-    "ES512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-)
-DEFAULT_ALGORITHMS: Final = ("EdDSA", "ES256", "RS256")
-REQUIRED_CLAIMS: Final = ("exp", "iat", "iss", "aud", "sub")
-"""Claims every token must carry; a policy may require more, never fewer."""
-
-MIN_SECRET_BYTES: Final = 32
-MAX_LEEWAY_SECONDS: Final = 60.0
-DEFAULT_MAX_TOKEN_BYTES: Final = 8192
-
-
-def _text(_instance: object, attribute: Any, value: str) -> None:
-    if not value.strip():
-        raise InvalidSettingError("is required and must not be empty", attribute.name)
-
-
-def _algorithms(_instance: object, attribute: Any, value: tuple[str, ...]) -> None:
-    if not value:
-        raise InvalidSettingError("must list at least one algorithm", attribute.name)
-    for name in value:
-        if name.lower() == "none":
-            raise InvalidSettingError(
-                "'none' is never allowed: it accepts unsigned tokens", attribute.name
-            )
-        if name not in HMAC_ALGORITHMS + ASYMMETRIC_ALGORITHMS:
-            known = ", ".join(ASYMMETRIC_ALGORITHMS + HMAC_ALGORITHMS)
-            raise InvalidSettingError(f"unknown algorithm {name!r}; known: {known}", attribute.name)
-    hmac = [name for name in value if name in HMAC_ALGORITHMS]
-    if hmac and len(hmac) != len(value):
-        raise InvalidSettingError(
-            "HMAC (HS*) algorithms cannot be mixed with public-key ones: a public key "
-            "would then be accepted as an HMAC secret",
-            attribute.name,
-        )
-
-
-def _between(low: float, high: float) -> Any:
-    def check(_instance: object, attribute: Any, value: float) -> None:
-        if not (math.isfinite(value) and low <= value <= high):
-            raise InvalidSettingError(
-                f"must be between {low:g} and {high:g}, got {value!r}", attribute.name
-            )
-
-    return check
-
-
-def _claims(_instance: object, attribute: Any, value: tuple[str, ...]) -> None:
-    missing = [claim for claim in REQUIRED_CLAIMS if claim not in value]
-    if missing:
-        raise InvalidSettingError(
-            f"must include {', '.join(REQUIRED_CLAIMS)} (missing: {', '.join(missing)})",
-            attribute.name,
-        )
-
-
-def _scope_table(_instance: object, attribute: Any, value: Mapping[str, str]) -> None:
-    for action, scope in value.items():
-        if action not in DEFAULT_ACTION_SCOPES:
-            known = ", ".join(DEFAULT_ACTION_SCOPES)
-            raise InvalidSettingError(f"unknown tool {action!r}; known: {known}", attribute.name)
-        if not scope or any(char.isspace() for char in scope):
-            raise InvalidSettingError(
-                f"{action}: a scope is one word without spaces, got {scope!r}", attribute.name
-            )
-
-
-def _full_table(given: Mapping[str, str]) -> Mapping[str, str]:
-    """The default table with ``given`` laid over it (a policy names only changes)."""
-    return MappingProxyType({**DEFAULT_ACTION_SCOPES, **given})
+_SOURCES: Final = "exactly one key source: jwks_url, public_key_file or secret (HS* only)"
 
 
 @frozen(kw_only=True)
 class SecurityPolicy:
     """Which tokens orch accepts, and which scope each tool needs.
 
-    The key source is exactly one of ``public_key_file`` (a PEM public key),
-    ``jwks_url`` (an identity provider's key set, fetched and cached) or
-    ``secret`` (only with HS* algorithms, at least 32 bytes).
+    The key source is exactly one of ``jwks_url`` (an identity provider's key
+    set, fetched and cached), ``public_key_file`` (a PEM public key) or
+    ``secret`` (only with HS* algorithms, at least 32 bytes). The secret is
+    never shown: not in ``repr``, not in any error message.
     """
 
-    issuer: str = field(validator=[instance_of(str), _text])
-    audience: str = field(validator=[instance_of(str), _text])
-    algorithms: tuple[str, ...] = field(default=DEFAULT_ALGORITHMS, validator=_algorithms)
-    public_key_file: str | None = None
-    jwks_url: str | None = None
-    secret: str | None = field(default=None, repr=False)  # never printed, never logged
-    jwks_cache_seconds: float = field(default=300.0, validator=_between(1, 86_400))
-    jwks_timeout_seconds: float = field(default=5.0, validator=_between(0.1, 60))
-    leeway_seconds: float = field(default=30.0, validator=_between(0, MAX_LEEWAY_SECONDS))
-    max_token_bytes: int = field(
-        default=DEFAULT_MAX_TOKEN_BYTES, validator=_between(256, DEFAULT_MAX_TOKEN_BYTES)
+    issuer: str = field(
+        validator=[instance_of(str), checks.text],
+        metadata={
+            DOC: "Required. The issuer tokens must name in 'iss', exactly as the identity "
+            "provider writes it (often its URL).",
+            EXAMPLE: "https://login.example.com/",
+        },
     )
-    required_claims: tuple[str, ...] = field(default=REQUIRED_CLAIMS, validator=_claims)
-    token_type: str | None = None
-    """When set, the header ``typ`` must equal it (case-insensitively), e.g. ``at+jwt``."""
+    audience: str = field(
+        validator=[instance_of(str), checks.text],
+        metadata={
+            DOC: "Required. The audience tokens must name in 'aud': this server's identifier "
+            "at the identity provider.",
+            EXAMPLE: "orch",
+        },
+    )
+    algorithms: tuple[str, ...] = field(
+        default=DEFAULT_ALGORITHMS,
+        validator=checks.algorithms,
+        metadata={
+            DOC: "Signature algorithms accepted: public-key ones ("
+            + ", ".join(ASYMMETRIC_ALGORITHMS)
+            + "), or HMAC ones ("
+            + ", ".join(HMAC_ALGORITHMS)
+            + ") with a secret, never both kinds. 'none' is never allowed."
+        },
+    )
+    jwks_url: str | None = field(
+        default=None,
+        validator=checks.optional_text,
+        metadata={
+            DOC: "The identity provider's key set (JWKS), fetched over https:// (http:// only "
+            f"for localhost) and cached. Set {_SOURCES}.",
+            EXAMPLE: "https://login.example.com/.well-known/jwks.json",
+        },
+    )
+    public_key_file: str | None = field(
+        default=None,
+        validator=checks.key_file,
+        metadata={
+            DOC: "Instead of jwks_url: a PEM file holding the issuer's public key (an "
+            "absolute path).",
+            EXAMPLE: "/etc/orch/issuer.pub.pem",
+        },
+    )
+    secret: str | None = field(
+        default=None,
+        repr=False,  # never printed, never logged
+        validator=checks.optional_text,
+        metadata={
+            DOC: "Instead of a public key: a shared HMAC secret, only when the algorithms are "
+            f"HS256, HS384 or HS512; at least {MIN_SECRET_BYTES} bytes (e.g. the output of "
+            "`openssl rand -base64 32`). Whoever reads it can mint tokens: keep this file "
+            "private, and prefer a public key.",
+            EXAMPLE: "CHANGE-ME",  # deliberately too short: a pasted example is refused
+        },
+    )
+    jwks_cache_seconds: float = field(
+        default=300.0,
+        validator=checks.between(1, 86_400),
+        metadata={DOC: "How long fetched keys are reused before the JWKS is fetched again."},
+    )
+    jwks_timeout_seconds: float = field(
+        default=5.0,
+        validator=checks.between(0.1, 60),
+        metadata={DOC: "How long to wait for the JWKS URL to answer (0.1-60 seconds)."},
+    )
+    leeway_seconds: float = field(
+        default=30.0,
+        validator=checks.between(0, MAX_LEEWAY_SECONDS),
+        metadata={
+            DOC: "Clock difference tolerated when checking exp, nbf and iat (0-"
+            f"{MAX_LEEWAY_SECONDS:g} seconds)."
+        },
+    )
+    max_token_bytes: int = field(
+        default=DEFAULT_MAX_TOKEN_BYTES,
+        validator=checks.between(256, DEFAULT_MAX_TOKEN_BYTES),
+        metadata={
+            DOC: "Longest token accepted, in bytes; a longer one is refused before it is "
+            f"parsed (256-{DEFAULT_MAX_TOKEN_BYTES})."
+        },
+    )
+    required_claims: tuple[str, ...] = field(
+        default=REQUIRED_CLAIMS,
+        validator=checks.claims,
+        metadata={
+            DOC: "Claims every token must carry: always " + ", ".join(REQUIRED_CLAIMS) + "; "
+            "you may add more."
+        },
+    )
+    token_type: str | None = field(
+        default=None,
+        validator=checks.optional_text,
+        metadata={
+            DOC: "When set, the token header's 'typ' must equal it (case-insensitively), e.g. "
+            "at+jwt for OAuth access tokens (RFC 9068). Unset: not checked.",
+            EXAMPLE: "at+jwt",
+        },
+    )
     scopes: Mapping[str, str] = field(
-        default=DEFAULT_ACTION_SCOPES, converter=_full_table, validator=_scope_table
+        default=DEFAULT_ACTION_SCOPES,
+        converter=checks.full_table,
+        validator=checks.scope_table,
+        metadata={
+            DOC: "The scope each tool needs (read_resource: reading an orch:// transcript). "
+            "Name only the tools to change; the others keep these defaults. A token with "
+            "orch:admin may call every tool."
+        },
     )
 
     def __attrs_post_init__(self) -> None:
-        hmac = self.algorithms[0] in HMAC_ALGORITHMS
-        if hmac:
+        if self.algorithms[0] in HMAC_ALGORITHMS:
             if self.secret is None:
                 raise InvalidSettingError("HS* algorithms need an explicit secret", "secret")
-            if len(self.secret.encode()) < MIN_SECRET_BYTES:
+            size = len(self.secret.encode())
+            if size < MIN_SECRET_BYTES:
                 raise InvalidSettingError(
-                    f"must be at least {MIN_SECRET_BYTES} bytes for HS*, got "
-                    f"{len(self.secret.encode())}",
-                    "secret",
+                    f"must be at least {MIN_SECRET_BYTES} bytes for HS*, got {size}", "secret"
                 )
-            if self.public_key_file or self.jwks_url:
+            if self.public_key_file is not None or self.jwks_url is not None:
                 raise InvalidSettingError(
                     "HS* algorithms use the secret only; remove public_key_file and jwks_url",
                     "algorithms",
@@ -167,28 +183,21 @@ class SecurityPolicy:
             return
         if self.secret is not None:
             raise InvalidSettingError(
-                "a secret is only used with HS* algorithms; public-key algorithms need "
-                "public_key_file or jwks_url",
+                'a secret is only used with HS* algorithms (algorithms = ["HS256"]); '
+                "public-key algorithms need jwks_url or public_key_file",
                 "secret",
             )
-        if (self.public_key_file is None) == (self.jwks_url is None):
+        if self.jwks_url is None and self.public_key_file is None:
+            raise InvalidSettingError(f"no key to verify tokens with; set {_SOURCES}", "jwks_url")
+        if self.jwks_url is not None and self.public_key_file is not None:
             raise InvalidSettingError(
-                "set exactly one of public_key_file or jwks_url", "public_key_file"
+                f"both jwks_url and public_key_file are set; keep {_SOURCES}", "jwks_url"
             )
-        if self.jwks_url is not None and not _safe_url(self.jwks_url):
+        if self.jwks_url is not None and not checks.jwks_url_allowed(self.jwks_url):
             raise InvalidSettingError(
-                "must be an https:// URL (http:// only for localhost)", "jwks_url"
+                "must be an https:// URL (http:// only to localhost or a loopback address)",
+                "jwks_url",
             )
-
-
-def _safe_url(url: str) -> bool:
-    if url.startswith("https://"):
-        return len(url) > len("https://")
-    for host in ("localhost", "127.0.0.1", "[::1]"):
-        prefix = f"http://{host}"
-        if url.startswith(prefix) and url[len(prefix) : len(prefix) + 1] in {"", ":", "/"}:
-            return True
-    return False
 
 
 def local_policy(public_key_file: str) -> SecurityPolicy:
@@ -201,96 +210,20 @@ def local_policy(public_key_file: str) -> SecurityPolicy:
     )
 
 
-class AuthFailureReason(enum.StrEnum):
-    """Why a call was not authenticated: a label for metrics and the audit log."""
-
-    MISSING = "missing"
-    MALFORMED = "malformed"
-    TOO_LARGE = "too_large"
-    BAD_HEADER = "bad_header"
-    BAD_ALGORITHM = "bad_algorithm"
-    UNKNOWN_KEY = "unknown_key"
-    BAD_SIGNATURE = "bad_signature"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not_yet_valid"
-    BAD_CLAIMS = "bad_claims"
-    KEYS_UNAVAILABLE = "keys_unavailable"
-
-
-@frozen(kw_only=True)
-class AuthFailure:
-    """A token refused: the reason label and a message safe to show the caller
-    (it never contains the token)."""
-
-    reason: AuthFailureReason
-    message: str
-
-    def as_error(self) -> OrchError:
-        """The ``UNAUTHENTICATED`` error a client sees."""
-        return OrchError(code=ErrorCode.UNAUTHENTICATED, message=self.message)
-
-
-def principal_from_claims(claims: Mapping[str, object]) -> Result[Principal, AuthFailure]:
-    """The security context for verified ``claims``.
-
-    ``sub`` must be a non-empty string; scopes come from ``scope`` (space
-    separated) or ``scp`` (a list of strings), both if both are present; the
-    client is ``client_id`` or else ``azp``; the token id is ``jti``.
-    """
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        return _bad("the token has no subject ('sub')")
-    scopes: set[str] = set()
-    scope = claims.get("scope")
-    if scope is not None:
-        if not isinstance(scope, str):
-            return _bad("'scope' must be a space-separated string")
-        scopes.update(scope.split())
-    scp = claims.get("scp")
-    if scp is not None:
-        if not isinstance(scp, list) or not all(isinstance(item, str) for item in scp):
-            return _bad("'scp' must be a list of strings")
-        scopes.update(scp)
-    expiry = claims.get("exp")
-    if expiry is not None and (isinstance(expiry, bool) or not isinstance(expiry, int | float)):
-        return _bad("'exp' must be a number")
-    return Success(
-        Principal(
-            subject=subject,
-            scopes=frozenset(scopes),
-            client_id=_optional_text(claims, "client_id") or _optional_text(claims, "azp"),
-            token_id=_optional_text(claims, "jti"),
-            expires_at=None if expiry is None else float(expiry),
-        )
-    )
-
-
-def still_valid(
-    principal: Principal, now: float, leeway: float = 0.0
-) -> Result[Principal, AuthFailure]:
-    """``principal`` unless its token has expired by ``now`` (with ``leeway``).
-
-    Checked on every call, so a token that expires while the server runs stops
-    working at once, although its signature was verified earlier.
-
-    >>> print(still_valid(Principal(subject="a", expires_at=100.0), now=100.0).failure().message)
-    the token expired at 1970-01-01T00:01:40.000Z; get a new one (orch token issue)
-    """
-    if principal.expires_at is not None and now >= principal.expires_at + leeway:
-        return Failure(
-            AuthFailure(
-                reason=AuthFailureReason.EXPIRED,
-                message=f"the token expired at {iso(principal.expires_at)}; get a new one "
-                "(orch token issue)",
-            )
-        )
-    return Success(principal)
-
-
-def _optional_text(claims: Mapping[str, object], name: str) -> str | None:
-    value = claims.get(name)
-    return value if isinstance(value, str) and value else None
-
-
-def _bad(message: str) -> Failure[AuthFailure]:
-    return Failure(AuthFailure(reason=AuthFailureReason.BAD_CLAIMS, message=message))
+__all__ = [  # the claims half is re-exported so ``orch_core`` can import it from here
+    "ASYMMETRIC_ALGORITHMS",
+    "DEFAULT_ALGORITHMS",
+    "DEFAULT_MAX_TOKEN_BYTES",
+    "HMAC_ALGORITHMS",
+    "LOCAL_AUDIENCE",
+    "LOCAL_ISSUER",
+    "MAX_LEEWAY_SECONDS",
+    "MIN_SECRET_BYTES",
+    "REQUIRED_CLAIMS",
+    "AuthFailure",
+    "AuthFailureReason",
+    "SecurityPolicy",
+    "local_policy",
+    "principal_from_claims",
+    "still_valid",
+]

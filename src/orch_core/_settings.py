@@ -15,6 +15,8 @@ above its key in the default ``orch.toml``, so that template cannot drift.
 SettingsError(key='limits.max_agents_per_session', message='must be greater than 0, got 0')
 >>> settings_from_mapping({"server": {"nonsense": 1}}).failure().key
 'server.nonsense'
+>>> settings_from_mapping({"auth": {"issuer": "https://idp.example/"}}).failure()
+SettingsError(key='auth.audience', message='required, but not set')
 """
 
 from __future__ import annotations
@@ -23,16 +25,20 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 import cattrs
-from attrs import Factory, field, fields, frozen
-from cattrs.errors import AttributeValidationNote, ClassValidationError, ForbiddenExtraKeysError
-from cattrs.gen import make_dict_structure_fn, override
+from attrs import Factory, field, frozen
+from cattrs.errors import ClassValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from returns.result import Failure, Result, Success
 
 from . import _settings_checks as checks
-from ._settings_checks import LOG_LEVELS, PERMISSION_MODES, InvalidSettingError
-
-DOC: Final = "doc"
-"""The attrs metadata key holding a field's one-line explanation for users."""
+from ._security import SecurityPolicy
+from ._settings_checks import (
+    DOC,
+    LOG_LEVELS,
+    PERMISSION_MODES,
+    InvalidSettingError,
+    SettingsError,
+)
 
 
 @frozen(kw_only=True)
@@ -149,22 +155,9 @@ class Settings:
     server: ServerSettings = Factory(ServerSettings)
     claude: ClaudeSettings = Factory(ClaudeSettings)
     limits: Limits = Factory(Limits)
-
-
-@frozen(kw_only=True)
-class SettingsError:
-    """Why settings were refused: the dotted TOML key (or file) and what is wrong.
-
-    >>> SettingsError(key="server.log_level", message="must be one of debug, info").describe()
-    'server.log_level: must be one of debug, info'
-    """
-
-    key: str
-    message: str
-
-    def describe(self) -> str:
-        """The one line a user sees, e.g. after ``orch: config error:``."""
-        return f"{self.key}: {self.message}"
+    auth: SecurityPolicy | None = None
+    """``[auth]``; ``None`` (no table) means the local issuer made by ``orch init``,
+    i.e. ``local_policy(<the local public key file>)``, chosen by the shell."""
 
 
 def settings_from_mapping(data: Mapping[str, object]) -> Result[Settings, SettingsError]:
@@ -184,7 +177,7 @@ def settings_from_mapping(data: Mapping[str, object]) -> Result[Settings, Settin
     try:
         return Success(_CONVERTER.structure(data, Settings))
     except (ClassValidationError, InvalidSettingError) as error:
-        return Failure(_first_error(error, ()))
+        return Failure(checks.first_error(error))
 
 
 def settings_to_mapping(settings: Settings) -> dict[str, Any]:
@@ -197,25 +190,6 @@ def settings_to_mapping(settings: Settings) -> dict[str, Any]:
     return unstructured
 
 
-def _first_error(error: BaseException, path: tuple[str, ...]) -> SettingsError:
-    """Walk cattrs' exception groups down to the first leaf, collecting the key path."""
-    if isinstance(error, ClassValidationError):
-        inner = error.exceptions[0]
-        notes = getattr(inner, "__notes__", ())
-        names = tuple(note.name for note in notes if isinstance(note, AttributeValidationNote))
-        return _first_error(inner, path + names)
-    if isinstance(error, ForbiddenExtraKeysError):
-        known = ", ".join(attribute.name for attribute in fields(error.cl))
-        key = min(error.extra_fields)
-        return SettingsError(key=_dotted((*path, key)), message=f"unknown setting (known: {known})")
-    name = error.name if isinstance(error, InvalidSettingError) and error.name else None
-    return SettingsError(key=_dotted((*path, name) if name else path), message=str(error))
-
-
-def _dotted(path: tuple[str, ...]) -> str:
-    return ".".join(path) or "(top level)"
-
-
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
     converter.register_structure_hook(int, checks.structure_int)
@@ -226,10 +200,31 @@ def _make_converter() -> cattrs.Converter:
     command = override(struct_hook=checks.structure_command)
     claude = make_dict_structure_fn(ClaudeSettings, converter, command=command)
     converter.register_structure_hook(ClaudeSettings, checks.structure_table(claude))
+    auth = make_dict_structure_fn(
+        SecurityPolicy,
+        converter,
+        secret=override(struct_hook=checks.structure_secret),
+        scopes=override(struct_hook=checks.structure_string_table),
+    )
+    converter.register_structure_hook(SecurityPolicy, checks.structure_table(auth))
     # Sections before Settings: its generated function captures their hooks.
     for cls in (Limits, ServerSettings, Settings):
         generated = make_dict_structure_fn(cls, converter)
         converter.register_structure_hook(cls, checks.structure_table(generated))
+    # TOML has no null: an unset optional key, or an absent [auth], is left out.
+    unset = override(omit_if_default=True)
+    policy = make_dict_unstructure_fn(
+        SecurityPolicy,
+        converter,
+        jwks_url=unset,
+        public_key_file=unset,
+        secret=unset,
+        token_type=unset,
+    )
+    converter.register_unstructure_hook(SecurityPolicy, policy)
+    converter.register_unstructure_hook(
+        Settings, make_dict_unstructure_fn(Settings, converter, auth=unset)
+    )
     return converter
 
 

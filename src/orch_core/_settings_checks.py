@@ -4,7 +4,7 @@ Two kinds: cattrs structuring hooks (``structure_*``) check the *type* of a valu
 read from TOML, strictly; attrs validators check its *range* at construction.
 Both raise :class:`InvalidSettingError`, so a bad value built directly fails
 loudly (a bug), and one read from a file becomes a ``SettingsError`` naming its
-dotted key (see ``settings_from_mapping``).
+dotted key (:func:`first_error`, used by ``settings_from_mapping``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
-from attrs import Attribute
+from attrs import Attribute, fields, frozen
+from cattrs.errors import AttributeValidationNote, ClassValidationError, ForbiddenExtraKeysError
+
+DOC: Final = "doc"
+"""The attrs metadata key holding a field's explanation for users (the template's comment)."""
+EXAMPLE: Final = "example"
+"""The attrs metadata key holding a sample value for a setting that has no default."""
 
 PERMISSION_MODES: Final = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk", "auto")
 """The ``--permission-mode`` values the Claude Code CLI knows."""
@@ -28,6 +34,22 @@ _T = TypeVar("_T")
 # Checked on the string so the core needs no os.path (which would consult the host).
 _ABSOLUTE = re.compile(r"\A(/|[A-Za-z]:[\\/]|\\\\)")
 _ENV_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@frozen(kw_only=True)
+class SettingsError:
+    """Why settings were refused: the dotted TOML key (or file) and what is wrong.
+
+    >>> SettingsError(key="server.log_level", message="must be one of debug, info").describe()
+    'server.log_level: must be one of debug, info'
+    """
+
+    key: str
+    message: str
+
+    def describe(self) -> str:
+        """The one line a user sees, e.g. after ``orch: config error:``."""
+        return f"{self.key}: {self.message}"
 
 
 class InvalidSettingError(ValueError):
@@ -89,11 +111,16 @@ def log_level(_instance: object, attribute: Attribute[str], value: str) -> None:
         raise InvalidSettingError(f"must be one of {known}, got {value!r}", attribute.name)
 
 
+def is_absolute(path: str) -> bool:
+    """Whether ``path`` is absolute on POSIX or Windows (and holds no NUL)."""
+    return bool(_ABSOLUTE.match(path)) and "\0" not in path
+
+
 def absolute(
     _instance: object, attribute: Attribute[tuple[str, ...]], value: tuple[str, ...]
 ) -> None:
     for root in value:
-        if not _ABSOLUTE.match(root) or "\0" in root:
+        if not is_absolute(root):
             message = f"{root!r} is not an absolute path (write it in full; ~ is not expanded)"
             raise InvalidSettingError(message, attribute.name)
 
@@ -115,6 +142,23 @@ def structure_str(value: object, _type: object) -> str:
     if not isinstance(value, str):
         raise InvalidSettingError(f"must be a string, got {value!r}")
     return value
+
+
+def structure_secret(value: object, _type: object) -> str:
+    # Unlike structure_str, never echo the value: it may be (a mistyped) secret.
+    if not isinstance(value, str):
+        raise InvalidSettingError(f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def structure_string_table(value: object, _type: object) -> dict[str, str]:
+    """A ``[section.table]`` of ``key = "text"`` lines, kept as a plain dict."""
+    if not isinstance(value, Mapping):
+        raise InvalidSettingError(f"must be a table, got {value!r}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise InvalidSettingError(f"{key}: must be a string, got {item!r}")
+    return dict(value)
 
 
 def structure_strings(value: object, _type: object) -> tuple[str, ...]:
@@ -150,3 +194,24 @@ def structure_table(
 def is_strings(cls: object) -> bool:
     """The cattrs predicate for ``tuple[str, ...]`` (a generic alias, not a class)."""
     return cls == tuple[str, ...]
+
+
+def first_error(error: BaseException, path: tuple[str, ...] = ()) -> SettingsError:
+    """Walk cattrs' exception groups down to the first leaf, collecting the key path."""
+    if isinstance(error, ClassValidationError):
+        inner = error.exceptions[0]
+        notes = getattr(inner, "__notes__", ())
+        names = tuple(note.name for note in notes if isinstance(note, AttributeValidationNote))
+        return first_error(inner, path + names)
+    if isinstance(error, ForbiddenExtraKeysError):
+        known = ", ".join(attribute.name for attribute in fields(error.cl))
+        key = min(error.extra_fields)
+        return SettingsError(key=_dotted((*path, key)), message=f"unknown setting (known: {known})")
+    if isinstance(error, KeyError):  # cattrs: a field without a default was not given
+        return SettingsError(key=_dotted(path), message="required, but not set")
+    name = error.name if isinstance(error, InvalidSettingError) and error.name else None
+    return SettingsError(key=_dotted((*path, name) if name else path), message=str(error))
+
+
+def _dotted(path: tuple[str, ...]) -> str:
+    return ".".join(path) or "(top level)"

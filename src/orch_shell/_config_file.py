@@ -18,6 +18,8 @@ from typing import Any, Final
 from attrs import evolve, fields, frozen
 from returns.result import Failure, Result, Success
 
+from orch_core._scopes import DEFAULT_ACTION_SCOPES
+from orch_core._security import SecurityPolicy
 from orch_core._settings import (
     DOC,
     ClaudeSettings,
@@ -28,6 +30,7 @@ from orch_core._settings import (
     settings_from_mapping,
     settings_to_mapping,
 )
+from orch_core._settings_checks import EXAMPLE
 
 from ._paths import OrchPaths
 
@@ -39,6 +42,18 @@ ENV_OVERRIDES: Final = (
 """(variable, section, key): an environment variable that replaces a file setting."""
 
 _SECTIONS: Final = (("server", ServerSettings), ("claude", ClaudeSettings), ("limits", Limits))
+
+_AUTH_INTRO: Final = (
+    "Which tokens orch accepts, and which scope each tool needs. Without this section"
+    " (the default) orch accepts only tokens from the local issuer that `orch init`"
+    " created (get one with `orch token issue`). Set it to accept tokens from an identity"
+    " provider (jwks_url) or signed with your own key (public_key_file, or an HMAC secret):"
+    " uncomment the [auth] line, issuer, audience and one key source, and change the"
+    " values. An [auth] line with nothing under it is an error."
+)
+_AUTH_ALTERNATIVES: Final = {"public_key_file": "Or", "secret": "Or", "token_type": "For example"}
+"""Optional ``[auth]`` keys shown beside the sample, not in it: uncommenting every
+``# key = value`` line of the block gives a JWKS policy (two key sources would be refused)."""
 
 
 def load_settings(paths: OrchPaths, environ: Mapping[str, str]) -> Result[Settings, SettingsError]:
@@ -100,8 +115,9 @@ def render_default_config() -> str:
     variables = ", ".join(variable for variable, _, _ in ENV_OVERRIDES)
     lines = _comment(
         "orch configuration. Every setting is listed with its default value, commented"
-        " out: uncomment a line and change the value to override it. These environment"
-        f" variables override this file: {variables}."
+        " out: uncomment a line and change the value to override it ([auth], at the end,"
+        " shows sample values instead: read its notes). These environment variables"
+        f" override this file: {variables}."
     )
     for section, cls in _SECTIONS:
         summary = (cls.__doc__ or "").strip().splitlines()[0]
@@ -110,7 +126,32 @@ def render_default_config() -> str:
             lines.append("")
             lines += _comment(attribute.metadata[DOC])
             lines.append(f"# {attribute.name} = {_toml_value(defaults[section][attribute.name])}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _auth_lines()) + "\n"
+
+
+def _auth_lines() -> list[str]:
+    """The ``[auth]`` section, every line commented out: an empty ``[auth]`` is an error.
+
+    Required keys and ``jwks_url`` show a sample value; the other optional keys an
+    example prefixed so that it is not a ``# key = value`` line (see _AUTH_ALTERNATIVES).
+    A new field with neither a default nor an ``EXAMPLE`` makes ``_toml_value`` raise.
+    """
+    policy_fields = fields(SecurityPolicy)
+    lines = ["", "# [auth]", *_comment(_AUTH_INTRO)]
+    for attribute in policy_fields:
+        if attribute is policy_fields.scopes:
+            continue  # a sub-table: it must come after every plain key
+        lines += ["", *_comment(attribute.metadata[DOC])]
+        setting = (
+            f"{attribute.name} = {_toml_value(attribute.metadata.get(EXAMPLE, attribute.default))}"
+        )
+        prefix = _AUTH_ALTERNATIVES.get(attribute.name)
+        lines.append(f"# {prefix}: {setting}" if prefix else f"# {setting}")
+    lines += ["", "# [auth.scopes]", *_comment(policy_fields.scopes.metadata[DOC])]
+    lines += [
+        f"# {action} = {_toml_value(scope)}" for action, scope in DEFAULT_ACTION_SCOPES.items()
+    ]
+    return lines
 
 
 def _comment(text: str) -> list[str]:

@@ -47,7 +47,11 @@ def desktop_config(
     warnings: list[str] = []
     search_path = environ.get("PATH", os.defpath)
     command, arguments = orch_command()
-    env: dict[str, str] = {"ORCH_HOME": str(paths.home)}
+    # The token file, not the token: Claude's config may be shared or synced, and
+    # `orch token issue --out` renews a file without touching this entry.
+    env: dict[str, str] = {"ORCH_HOME": str(paths.home), "ORCH_TOKEN_FILE": str(paths.token_file)}
+    if not paths.token_file.exists():
+        warnings.append(f"warning: {paths.token_file} does not exist yet; run `orch init`")
     first_dirs: list[str] = []
     program, *rest = settings.claude.command
     claude = shutil.which(program, path=search_path)

@@ -1,5 +1,8 @@
 """The MCP edge: how a failure becomes the text a client sees.
 
+This is one of the two seams where exceptions become errors (the other wraps
+I/O in the shell), so it alone catches broad ``Exception``.
+
 A ``Failure(OrchError)`` becomes a ``ToolError`` whose text is ``CODE: message``.
 FastMCP's own schema checks (wrong type, out of range, missing or unknown
 argument) become ``INVALID_ARGUMENT`` naming the field. Anything unexpected
@@ -14,8 +17,16 @@ from typing import Any, NoReturn, TypeVar
 
 import pydantic
 import structlog
-from fastmcp.exceptions import ResourceError, ToolError, ValidationError
+from fastmcp.exceptions import (
+    DisabledError,
+    FastMCPError,
+    NotFoundError,
+    ResourceError,
+    ToolError,
+    ValidationError,
+)
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from mcp.shared.exceptions import MCPError
 from returns.result import Failure, Result
 
 from orch_core import ErrorCode, OrchError
@@ -78,6 +89,10 @@ class ErrorMapping(Middleware):
             if error.__cause__ is None:
                 raise  # ours: already "CODE: message"
             raise ToolError(_internal(error.__cause__, context.method or "tool")) from None
+        except (FastMCPError, MCPError, NotFoundError, DisabledError):
+            raise  # FastMCP's own answers, e.g. an unknown tool name
+        except Exception as error:  # noqa: BLE001 - the edge: a bug in a middleware below
+            raise ToolError(_internal(error, context.method or "tool")) from None
 
     async def on_read_resource(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
@@ -88,3 +103,7 @@ class ErrorMapping(Middleware):
             if error.__cause__ is None or isinstance(error.__cause__, ResourceError):
                 raise
             raise ResourceError(_internal(error.__cause__, "resource")) from None
+        except (FastMCPError, MCPError, NotFoundError, DisabledError):
+            raise  # FastMCP's own answers, e.g. an unknown resource
+        except Exception as error:  # noqa: BLE001 - the edge: a bug in a middleware below
+            raise ResourceError(_internal(error, "resource")) from None

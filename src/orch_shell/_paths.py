@@ -17,6 +17,9 @@ from attrs import Attribute, field, frozen
 APP_NAME = "orch"
 CONFIG_NAME = "orch.toml"
 DATABASE_NAME = "orch.db"
+TOKEN_NAME = "token"  # noqa: S105 - a file name, not a secret
+SIGNING_KEY_NAME = "token_signing.pem"
+PUBLIC_KEY_NAME = "token_signing.pub.pem"
 
 
 def _absolute(_instance: object, attribute: Attribute[Path], value: Path) -> None:
@@ -36,8 +39,23 @@ class OrchPaths:
     database: Path = field(validator=_absolute)
     log_dir: Path = field(validator=_absolute)
     """For whoever writes log files; orch itself logs to stderr."""
+    keys_dir: Path = field(validator=_absolute)
+    """Private keys (0700 directory, 0600 files): the local token issuer's key pair."""
+    token_file: Path = field(validator=_absolute)
+    """The local user's token (0600), minted by ``orch init``; Claude Desktop's entry
+    points ``ORCH_TOKEN_FILE`` here."""
     pinned: bool
     """True when ``ORCH_HOME`` chose ``home`` (so the config file lives inside it)."""
+
+    @property
+    def signing_key(self) -> Path:
+        """The local issuer's Ed25519 private key (PEM, 0600)."""
+        return self.keys_dir / SIGNING_KEY_NAME
+
+    @property
+    def public_key(self) -> Path:
+        """The local issuer's public key (PEM): what the server verifies tokens with."""
+        return self.keys_dir / PUBLIC_KEY_NAME
 
 
 def resolve_paths(environ: Mapping[str, str]) -> OrchPaths:
@@ -60,5 +78,7 @@ def resolve_paths(environ: Mapping[str, str]) -> OrchPaths:
         config_file=config_dir / CONFIG_NAME,
         database=home / DATABASE_NAME,
         log_dir=home / "logs",
+        keys_dir=home / "keys",
+        token_file=home / TOKEN_NAME,
         pinned=bool(pinned),
     )

@@ -1,48 +1,55 @@
-"""``orch serve``: open the store, recover from a crash, serve MCP on stdio, shut down cleanly.
+"""``orch serve``: check the credentials, open the store, recover, serve, shut down.
 
-Shutdown is the same for SIGTERM, SIGINT and stdin EOF (Claude Desktop quitting):
-stop taking calls, cancel running turns (TERM, grace, KILL), record them
-``cancelled``, close the store, exit 0.
+Two transports share everything but the wire: stdio (what Claude Desktop
+starts; the token comes from the environment) and HTTP (each request carries a
+bearer token). A server that cannot authenticate anyone does not start: bad
+``[auth]`` settings or, on stdio, an absent, malformed, expired or
+wrong-audience token exit with code 2 and say why on stderr.
+
+Shutdown is the same for SIGTERM, SIGINT and stdin EOF (Claude Desktop
+quitting): stop taking calls, cancel running turns (TERM, grace, KILL), record
+them ``cancelled``, close the store, exit 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
+from typing import Any
 
 import structlog
-from returns.result import Failure
+from fastmcp import FastMCP
+from fastmcp.server.auth import AuthProvider
+from returns.result import Failure, Result, Success
 
-from orch_core import Policy, Principal, Settings
+from orch_core import AuthFailure, Policy, Principal, Settings
 
 from . import _instance_lock as instance_lock
+from ._auth_edge import Authenticate
+from ._local_issuer import security_policy
 from ._orchestrator import Orchestrator
 from ._paths import OrchPaths
 from ._server import build_server
 from ._service import OrchService
-from ._stdio import serve_stdio_transport
 from ._store import Store, StoreError
+from ._token_source import TokenSource
 from ._turns import LiveTurns
+from ._verifier import JwtVerifier
 
 log = structlog.get_logger("orch.serve")
 
-#: A JSON-RPC line longer than this is refused (and the connection keeps working).
+#: A JSON-RPC line (stdio) or request body (HTTP) longer than this is refused.
 MAX_STDIO_LINE_BYTES = 4 * 1024 * 1024
 
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
 
-def local_principal() -> Principal:
-    """The user running the server (authentication arrives with tokens)."""
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no USER/LOGNAME and no passwd entry (some containers)
-        user = str(os.getuid())
-    return Principal(subject=f"local:{user}")
+Transport = Callable[[FastMCP], Coroutine[Any, Any, None]]
 
 
 def allowed_roots(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -75,48 +82,104 @@ def open_orchestrator(
     )
 
 
-def serve_stdio(settings: Settings, paths: OrchPaths) -> int:
+def load_verifier(settings: Settings, paths: OrchPaths) -> Result[JwtVerifier, str]:
+    """The verifier for the policy in effect, or why it cannot be built."""
+    if settings.auth is None and not paths.public_key.exists():
+        return Failure(f"no token key at {paths.public_key}: run `orch init` first")
+    return JwtVerifier.from_policy(security_policy(settings, paths))
+
+
+def stdio_credentials(
+    verifier: JwtVerifier, environ: Mapping[str, str]
+) -> Result[Authenticate, str]:
+    """The stdio server's credentials, checked now: a server whose own token does
+    not verify refuses to start rather than fail every call."""
+    found = TokenSource.from_environ(environ)
+    if isinstance(found, Failure):
+        return Failure(found.failure())
+    source = found.unwrap()
+
+    def authenticate() -> Result[Principal, AuthFailure]:
+        return source.current().bind(lambda token: verifier.verify(token, time.time()))
+
+    checked = authenticate()
+    if isinstance(checked, Failure):
+        return Failure(
+            f"the token from {source.describe()} is refused: {checked.failure().message}"
+        )
+    return Success(authenticate)
+
+
+def serve_stdio(settings: Settings, paths: OrchPaths, environ: Mapping[str, str]) -> int:
     """Run the stdio server until EOF or a signal; the process exit code."""
+    from ._stdio import serve_stdio_transport  # noqa: PLC0415 - only this transport needs it
+
+    credentials = load_verifier(settings, paths).bind(
+        lambda verifier: stdio_credentials(verifier, environ)
+    )
+    if isinstance(credentials, Failure):
+        print(f"orch: cannot start: {credentials.failure()}", file=sys.stderr)
+        return EXIT_CONFIG
+    authenticate = credentials.unwrap()
+
+    async def transport(server: FastMCP) -> None:
+        log.info("serving on stdio", pid=os.getpid())
+        await serve_stdio_transport(server, max_line_bytes=MAX_STDIO_LINE_BYTES)
+
+    return run_server(settings, paths, authenticate, transport, stop_on_eof=True)
+
+
+def run_server(
+    settings: Settings,
+    paths: OrchPaths,
+    authenticate: Authenticate,
+    transport: Transport,
+    *,
+    stop_on_eof: bool,
+    auth: AuthProvider | None = None,
+) -> int:
+    """Take the instance lock, open the store, serve until the transport ends or a
+    signal arrives, then shut down cleanly."""
     os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
     paths.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = instance_lock.acquire(paths.home)
     if isinstance(lock, Failure):
         print(f"orch: {lock.failure()}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     try:
         orchestrator = open_orchestrator(settings, paths, os.environ)
     except StoreError as error:
         print(f"orch: cannot open the state store: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     try:
-        return asyncio.run(_serve(orchestrator))
+        server = build_server(
+            OrchService(orchestrator),
+            authenticate,
+            scopes=security_policy(settings, paths).scopes,
+            default_wait=settings.server.default_wait_seconds,
+            auth=auth,
+        )
+        return asyncio.run(_serve(orchestrator, server, transport, stop_on_eof=stop_on_eof))
     finally:
         os.close(lock.unwrap())
 
 
-async def _serve(orchestrator: Orchestrator) -> int:
+async def _serve(
+    orchestrator: Orchestrator, server: FastMCP, transport: Transport, *, stop_on_eof: bool
+) -> int:
     interrupted = await orchestrator.recover()
     if interrupted:
         log.warning("turns interrupted by a previous crash", turn_ids=interrupted)
-    principal = local_principal()
-    server = build_server(
-        OrchService(orchestrator),
-        lambda _ctx: principal,
-        default_wait=orchestrator.settings.server.default_wait_seconds,
-    )
-    serving = asyncio.create_task(
-        serve_stdio_transport(server, max_line_bytes=MAX_STDIO_LINE_BYTES)
-    )
+    serving = asyncio.create_task(transport(server))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, serving.cancel)
-    log.info("serving on stdio", pid=os.getpid())
     try:
         await serving
     except asyncio.CancelledError:
         log.info("signal received: shutting down")
     else:
-        log.info("stdin closed: shutting down")
+        log.info("stdin closed: shutting down" if stop_on_eof else "transport ended")
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError
+from fastmcp.server.auth import AuthProvider
 from mcp.types import ToolAnnotations
 from returns.result import Failure
 
 from orch_core import (
+    DEFAULT_ACTION_SCOPES,
     AgentView,
     ConversationChange,
     DeletedView,
-    Principal,
     SessionList,
     SessionView,
     TurnResult,
 )
 
+from ._auth_edge import Authenticate, SecurityContext, current_principal
 from ._errors_edge import ErrorMapping, unwrap_or_raise
 from ._schemas import output_schema, to_json
 from ._service import OrchService
@@ -80,11 +82,17 @@ def _version() -> str:
 
 def build_server(
     service: OrchService,
-    principal_of: Callable[[Context | None], Principal],
+    authenticate: Authenticate,
     *,
+    scopes: Mapping[str, str] = DEFAULT_ACTION_SCOPES,
     default_wait: float = 25.0,
+    auth: AuthProvider | None = None,
 ) -> FastMCP:
-    """The FastMCP server for ``service``; ``principal_of`` is the security context."""
+    """The FastMCP server for ``service``.
+
+    ``authenticate`` says who is calling (see ``_auth_edge``); ``scopes`` maps
+    each tool to the scope it needs, and every tool must be in it.
+    """
     mcp = FastMCP(
         "orch",
         instructions=INSTRUCTIONS,
@@ -94,8 +102,10 @@ def build_server(
         # sends the wrong type learns it from INVALID_ARGUMENT instead of having
         # its intent guessed.
         strict_input_validation=True,
-        middleware=[ErrorMapping()],
+        # Outermost first: errors from the security check are mapped too.
+        middleware=[ErrorMapping(), SecurityContext(authenticate, scopes)],
         on_duplicate="error",
+        auth=auth,  # HTTP only: the bearer-token check (stdio uses `authenticate`)
     )
 
     def progress_to(ctx: Context | None) -> Progress | None:
@@ -109,56 +119,48 @@ def build_server(
 
     @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints())
     async def create_session(
-        name: SessionNameArg,
-        root_path: RootPathArg,
-        description: DescriptionArg = "",
-        ctx: Context | None = None,
+        name: SessionNameArg, root_path: RootPathArg, description: DescriptionArg = ""
     ) -> dict[str, Any]:
         """Create a session: a project folder on disk in which agents run.
 
         orch itself never changes files there; the agents do, as their permission
         mode allows."""
-        result = await service.create_session(principal_of(ctx), name, root_path, description)
+        result = await service.create_session(current_principal(), name, root_path, description)
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints(read_only=True))
-    async def get_session_status(
-        session_id: SessionIdArg, ctx: Context | None = None
-    ) -> dict[str, Any]:
+    async def get_session_status(session_id: SessionIdArg) -> dict[str, Any]:
         """The session with every agent: state, current turn (elapsed, last activity),
         last reply (text, outcome, cost, duration), conversation, archived conversations,
         and totals (turns, cost, tokens)."""
-        return to_json(unwrap_or_raise(service.get_session_status(principal_of(ctx), session_id)))
+        return to_json(unwrap_or_raise(service.get_session_status(current_principal(), session_id)))
 
     @mcp.tool(output_schema=output_schema(SessionList), annotations=_hints(read_only=True))
-    async def list_sessions(ctx: Context | None = None) -> dict[str, Any]:
+    async def list_sessions() -> dict[str, Any]:
         """Your sessions, with how many agents each has and how many are running."""
-        return to_json(SessionList(sessions=service.list_sessions(principal_of(ctx))))
+        return to_json(SessionList(sessions=service.list_sessions(current_principal())))
 
     @mcp.tool(
         output_schema=output_schema(DeletedView),
         annotations=_hints(destructive=True, idempotent=True),
     )
-    async def delete_session(
-        session_id: SessionIdArg, force: ForceArg = False, ctx: Context | None = None
-    ) -> dict[str, Any]:
+    async def delete_session(session_id: SessionIdArg, force: ForceArg = False) -> dict[str, Any]:
         """Delete a session with its agents and transcripts; files on disk are never
         touched. Refuses with SESSION_BUSY while a turn runs, unless force is true."""
-        result = await service.delete_session(principal_of(ctx), session_id, force=force)
+        result = await service.delete_session(current_principal(), session_id, force=force)
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(AgentView), annotations=_hints())
-    async def create_agent(  # noqa: PLR0917 - the tool's parameters, as clients send them
+    async def create_agent(
         session_id: SessionIdArg,
         name: AgentNameArg,
         role: RoleArg = "",
         model: ModelArg = None,
         permission_mode: PermissionModeArg = None,
-        ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Create an agent in a session: a named Claude Code conversation with a role."""
         result = await service.create_agent(
-            principal_of(ctx),
+            current_principal(),
             session_id=session_id,
             name=name,
             role=role,
@@ -171,9 +173,9 @@ def build_server(
         output_schema=output_schema(DeletedView),
         annotations=_hints(destructive=True, idempotent=True),
     )
-    async def delete_agent(agent_id: AgentIdArg, ctx: Context | None = None) -> dict[str, Any]:
+    async def delete_agent(agent_id: AgentIdArg) -> dict[str, Any]:
         """Delete an agent; a running turn is cancelled first (its whole process group)."""
-        return to_json(unwrap_or_raise(await service.delete_agent(principal_of(ctx), agent_id)))
+        return to_json(unwrap_or_raise(await service.delete_agent(current_principal(), agent_id)))
 
     @mcp.tool(output_schema=output_schema(TurnResult), annotations=_hints(open_world=True))
     async def send_message_to_agent(
@@ -188,7 +190,7 @@ def build_server(
         'running' (the reply then appears in get_session_status). AGENT_BUSY if the
         agent is already running a turn."""
         result = await service.send_message(
-            principal_of(ctx),
+            current_principal(),
             agent_id=agent_id,
             message=message,
             wait_seconds=wait_seconds,
@@ -197,12 +199,10 @@ def build_server(
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(destructive=True))
-    async def clear_agent_conversation(
-        agent_id: AgentIdArg, ctx: Context | None = None
-    ) -> dict[str, Any]:
+    async def clear_agent_conversation(agent_id: AgentIdArg) -> dict[str, Any]:
         """Wipe the agent's conversation: its transcript is discarded and the next
         message starts a fresh Claude conversation."""
-        result = await service.clear_conversation(principal_of(ctx), agent_id)
+        result = await service.clear_conversation(current_principal(), agent_id)
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(open_world=True))
@@ -215,7 +215,7 @@ def build_server(
         """Archive the agent's current conversation (kept, its transcript readable) and
         start a fresh one, optionally running a first message in it."""
         result = await service.start_new_conversation(
-            principal_of(ctx),
+            current_principal(),
             agent_id=agent_id,
             initial_message=initial_message,
             wait_seconds=wait_seconds,
@@ -224,17 +224,17 @@ def build_server(
         return to_json(unwrap_or_raise(result))
 
     @mcp.resource("orch://agents/{agent_id}/transcript", mime_type="application/json")
-    async def agent_transcript(agent_id: str, ctx: Context | None = None) -> str:
+    async def agent_transcript(agent_id: str) -> str:
         """The agent's current conversation: each turn's message, reply, outcome and cost."""
-        found = service.transcript(principal_of(ctx), agent_id)
+        found = service.transcript(current_principal(), agent_id)
         if isinstance(found, Failure):
             raise ResourceError(str(found.failure()))
         return json.dumps(to_json(found.unwrap()))
 
     @mcp.resource("orch://conversations/{conversation_id}/transcript", mime_type="application/json")
-    async def conversation_transcript(conversation_id: str, ctx: Context | None = None) -> str:
+    async def conversation_transcript(conversation_id: str) -> str:
         """Any conversation of your agents, archived ones included."""
-        found = service.conversation_transcript(principal_of(ctx), conversation_id)
+        found = service.conversation_transcript(current_principal(), conversation_id)
         if isinstance(found, Failure):
             raise ResourceError(str(found.failure()))
         return json.dumps(to_json(found.unwrap()))

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 
@@ -20,14 +21,16 @@ from returns.pipeline import is_successful
 from ._config_file import init, load_settings
 from ._desktop_config import desktop_config
 from ._doctor import run_checks
+from ._local_issuer import ensure_local_credentials
 from ._logging import configure_logging
 from ._paths import OrchPaths, resolve_paths
+from ._token_cli import add_token_commands
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-_Command = Callable[[OrchPaths, Mapping[str, str]], int]
+_Command = Callable[[OrchPaths, Mapping[str, str], argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     environ = dict(os.environ)
-    return command(resolve_paths(environ), environ)
+    return command(resolve_paths(environ), environ, arguments)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,14 +56,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"orch {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    parsers: dict[str, argparse.ArgumentParser] = {}
     for name, function, summary in (
-        ("serve", _serve, "run the MCP server on stdio (Claude Desktop starts this)"),
-        ("init", _init, "create the data directory and a commented orch.toml"),
+        ("serve", _serve, "run the MCP server (stdio for Claude Desktop, or --http)"),
+        ("init", _init, "create the data directory, orch.toml, keys and your token"),
         ("claude-desktop-config", _desktop, "print the entry for claude_desktop_config.json"),
         ("doctor", _doctor, "check the setup and say how to fix what is wrong"),
     ):
-        commands.add_parser(name, help=summary, description=summary).set_defaults(command=function)
+        parsers[name] = commands.add_parser(name, help=summary, description=summary)
+        parsers[name].set_defaults(command=function)
+    _serve_options(parsers["serve"])
+    add_token_commands(commands)
     return parser
+
+
+def _serve_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--http", action="store_true", help="serve streamable HTTP, not stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765; 0: any)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (put TLS in front of orch)",
+    )
+    serve.add_argument(
+        "--public-url", help="the URL clients use, if not http://HOST:PORT (behind a proxy)"
+    )
 
 
 def _version() -> str:
@@ -75,19 +96,30 @@ def _config_error(message: str) -> int:
     return EXIT_USAGE
 
 
-def _serve(paths: OrchPaths, environ: Mapping[str, str]) -> int:
+def _serve(paths: OrchPaths, environ: Mapping[str, str], arguments: argparse.Namespace) -> int:
     loaded = load_settings(paths, environ)
     if not is_successful(loaded):
         return _config_error(loaded.failure().describe())
     settings = loaded.unwrap()
     configure_logging(settings.server.log_level)
-    # Imported here: it pulls in FastMCP (slow, and absent from `orch doctor`'s needs).
+    # Imported here: they pull in FastMCP (slow, and absent from `orch doctor`'s needs).
+    if arguments.http:
+        from orch_shell._serve_http import serve_http  # noqa: PLC0415
+
+        return serve_http(
+            settings,
+            paths,
+            host=arguments.host,
+            port=arguments.port,
+            allow_remote=arguments.allow_remote,
+            public_url=arguments.public_url,
+        )
     from orch_shell._serve import serve_stdio  # noqa: PLC0415
 
-    return serve_stdio(settings, paths)
+    return serve_stdio(settings, paths, environ)
 
 
-def _init(paths: OrchPaths, _environ: Mapping[str, str]) -> int:
+def _init(paths: OrchPaths, _environ: Mapping[str, str], _arguments: argparse.Namespace) -> int:
     done = init(paths)
     if not is_successful(done):
         error = done.failure()
@@ -95,14 +127,23 @@ def _init(paths: OrchPaths, _environ: Mapping[str, str]) -> int:
         return EXIT_FAILED
     report = done.unwrap()
     for path in report.created:
-        print(f"created        {path}")
+        print(f"{'created':<15}{path}")
     for path in report.existing:
-        print(f"already there  {path}")
+        print(f"{'already there':<15}{path}")
+    local = ensure_local_credentials(paths, time.time())
+    if not is_successful(local):
+        print(f"orch: {local.failure()}", file=sys.stderr)
+        return EXIT_FAILED
+    setup = local.unwrap()
+    keys = "created" if setup.keys_created else "already there"
+    print(f"{keys:<15}{paths.signing_key} (token signing key, private)")
+    token = f"wrote ({setup.why})" if setup.token_written else "already there"
+    print(f"{token:<15}{paths.token_file} (your token: keep it private)")
     print(f"Settings: {paths.config_file}\nNext: `orch doctor`, then `orch claude-desktop-config`.")
     return EXIT_OK
 
 
-def _desktop(paths: OrchPaths, environ: Mapping[str, str]) -> int:
+def _desktop(paths: OrchPaths, environ: Mapping[str, str], _arguments: argparse.Namespace) -> int:
     loaded = load_settings(paths, environ)
     if not is_successful(loaded):
         return _config_error(loaded.failure().describe())
@@ -118,7 +159,7 @@ def _desktop(paths: OrchPaths, environ: Mapping[str, str]) -> int:
     return EXIT_OK
 
 
-def _doctor(paths: OrchPaths, environ: Mapping[str, str]) -> int:
+def _doctor(paths: OrchPaths, environ: Mapping[str, str], _arguments: argparse.Namespace) -> int:
     checks = run_checks(paths, environ)
     for check in checks:
         print(check.render())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from returns.pipeline import is_successful
 from returns.result import Success
 
+from orch_core import SecurityPolicy
 from orch_core._settings import (
     DOC,
     PERMISSION_MODES,
@@ -23,6 +25,7 @@ from orch_core._settings import (
     settings_from_mapping,
     settings_to_mapping,
 )
+from tests.strategies import security_policies
 
 
 def _error(data: dict[str, Any]) -> SettingsError:
@@ -52,6 +55,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.server == ServerSettings(
         allowed_roots=(), log_level="info", default_wait_seconds=25.0
     )
+    assert settings.auth is None  # the local issuer made by `orch init`
 
 
 def test_empty_mapping_gives_defaults() -> None:
@@ -60,7 +64,7 @@ def test_empty_mapping_gives_defaults() -> None:
 
 
 def test_every_field_has_a_description_for_the_template() -> None:
-    for cls in (Limits, ClaudeSettings, ServerSettings):
+    for cls in (Limits, ClaudeSettings, ServerSettings, SecurityPolicy):
         for attribute in fields(cls):
             assert attribute.metadata.get(DOC), f"{cls.__name__}.{attribute.name}"
 
@@ -144,6 +148,9 @@ def test_each_range_check_names_its_dotted_key(
         ({"server": {"allowed_roots": "/tmp"}}, "server.allowed_roots", "list of strings"),
         ({"server": {"log_level": 10}}, "server.log_level", "string"),
         ({"claude": 5}, "claude", "table"),
+        ({"auth": "https://idp.example/"}, "auth", "table"),
+        ({"auth": {"issuer": ["i"], "audience": "a"}}, "auth.issuer", "string"),
+        ({"auth": {"issuer": "i", "audience": "a", "scopes": "x"}}, "auth.scopes", "table"),
     ],
 )
 def test_wrong_types_are_refused_not_coerced(data: dict[str, Any], key: str, fragment: str) -> None:
@@ -158,6 +165,7 @@ def test_wrong_types_are_refused_not_coerced(data: dict[str, Any], key: str, fra
         ({"claude": {"turn_timeout": 5}}, "claude.turn_timeout"),
         ({"limits": {"max_agents": 5}}, "limits.max_agents"),
         ({"nonsense": {}}, "nonsense"),
+        ({"auth": {"issuer": "i", "audience": "a", "jwks": "https://x/"}}, "auth.jwks"),
     ],
 )
 def test_unknown_keys_are_named_with_the_known_ones(data: dict[str, Any], key: str) -> None:
@@ -199,6 +207,7 @@ _seconds = st.floats(min_value=1e-3, max_value=1e9, allow_nan=False, allow_infin
 
 settings_strategy = st.builds(
     Settings,
+    auth=st.none() | security_policies(),
     server=st.builds(
         ServerSettings,
         allowed_roots=st.lists(_roots, max_size=3).map(tuple),
@@ -232,3 +241,60 @@ settings_strategy = st.builds(
 def test_any_valid_settings_round_trip_through_a_plain_mapping(settings: Settings) -> None:
     """Contract: settings_from_mapping(settings_to_mapping(s)) == Success(s)."""
     assert settings_from_mapping(settings_to_mapping(settings)) == Success(settings)
+
+
+AT_JWT = "at+jwt"  # a token type (the `typ` header), not a credential
+AUTH_TOML = """
+[auth]
+issuer = "https://login.example.com/"
+audience = "api://orch"
+algorithms = ["RS256", "PS256"]
+jwks_url = "https://login.example.com/.well-known/jwks.json"
+jwks_cache_seconds = 600
+leeway_seconds = 10
+max_token_bytes = 4096
+required_claims = ["exp", "iat", "iss", "aud", "sub", "jti"]
+token_type = "at+jwt"
+
+[auth.scopes]
+list_sessions = "orch.read"
+send_message_to_agent = "orch.chat"
+"""
+
+
+def test_an_auth_table_from_toml_becomes_the_policy_and_round_trips() -> None:
+    settings = settings_from_mapping(tomllib.loads(AUTH_TOML)).unwrap()
+    assert settings.auth == SecurityPolicy(
+        issuer="https://login.example.com/",
+        audience="api://orch",
+        algorithms=("RS256", "PS256"),
+        jwks_url="https://login.example.com/.well-known/jwks.json",
+        jwks_cache_seconds=600.0,
+        leeway_seconds=10.0,
+        max_token_bytes=4096,
+        required_claims=("exp", "iat", "iss", "aud", "sub", "jti"),
+        token_type=AT_JWT,
+        scopes={"list_sessions": "orch.read", "send_message_to_agent": "orch.chat"},
+    )
+    assert settings.auth.scopes["create_session"] == "sessions:write"  # defaults kept
+    mapping = settings_to_mapping(settings)
+    assert "secret" not in mapping["auth"]  # TOML has no null: unset keys are left out
+    assert "public_key_file" not in mapping["auth"]
+    assert settings_from_mapping(mapping) == Success(settings)
+
+
+def test_no_auth_table_is_left_out_of_the_mapping() -> None:
+    assert "auth" not in settings_to_mapping(Settings())
+
+
+@pytest.mark.parametrize(
+    ("auth", "key"),
+    [
+        ({}, "auth.issuer"),
+        ({"issuer": "https://idp.example/"}, "auth.audience"),
+        ({"audience": "orch", "jwks_url": "https://idp.example/jwks"}, "auth.issuer"),
+    ],
+)
+def test_an_auth_table_must_name_issuer_and_audience(auth: dict[str, Any], key: str) -> None:
+    error = _error({"auth": auth})
+    assert (error.key, error.message) == (key, "required, but not set")

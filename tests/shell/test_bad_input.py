@@ -37,9 +37,18 @@ from orch_shell._orchestrator import Orchestrator
 from orch_shell._server import build_server
 from orch_shell._service import OrchService
 from orch_shell._store import Store
-from tests.harness import World, error_text, in_memory, make_world, structured, test_settings
+from tests.harness import (
+    USER_SCOPES,
+    World,
+    authenticate_as,
+    error_text,
+    in_memory,
+    make_world,
+    structured,
+    test_settings,
+)
 
-BOB = Principal(subject="local:bob")
+BOB = Principal(subject="local:bob", scopes=USER_SCOPES)
 MAX_MESSAGE = Limits().max_message_bytes
 MAX_ROLE = Limits().max_role_bytes
 MAX_DESCRIPTION = Limits().max_description_bytes
@@ -137,7 +146,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Seed:
 async def arena(tmp_path: Path, seed: Seed, *, small: bool, hang: bool) -> AsyncIterator[Arena]:
     world = make_world(tmp_path)
     _paths(world)
-    world.data.mkdir()
+    world.data.mkdir(exist_ok=True)
     shutil.copy(seed.database, world.data / "orch.db")  # closed cleanly: no -wal left
     settings = test_settings(world)
     if small:
@@ -156,7 +165,7 @@ async def arena(tmp_path: Path, seed: Seed, *, small: bool, hang: bool) -> Async
             busy = sent["turn_id"]
         if small:  # fill the session quota: webapp and one more
             await ok(alice, "create_session", name="second", root_path=str(world.home))
-        server = build_server(OrchService(orchestrator), lambda _ctx: BOB)
+        server = build_server(OrchService(orchestrator), authenticate_as(world, BOB))
         async with Client(server) as bob:
             yield Arena(
                 world=world,

@@ -85,6 +85,7 @@ def test_claude_desktop_config_entry_works_with_only_its_own_env(
     assert server["args"] == ["serve"]
     env = server["env"]
     assert env["ORCH_HOME"] == str(home)
+    assert env["ORCH_TOKEN_FILE"] == str(home / "token")
     assert shlex.split(env["ORCH_CLAUDE_COMMAND"]) == [str(fake_claude)]
     assert env["PATH"].split(os.pathsep)[:2] == fake_path.split(os.pathsep)
     assert all(Path(entry).is_absolute() for entry in env["PATH"].split(os.pathsep))
@@ -100,6 +101,18 @@ def test_claude_desktop_config_entry_works_with_only_its_own_env(
     )
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert VERSION_LINE in doctor.stdout
+    # And the server itself starts, authenticated by the token file, and stops at EOF.
+    served = subprocess.run(
+        [server["command"], *server["args"]],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout == ""
 
 
 def test_claude_desktop_config_without_claude_warns_but_prints(home: Path, tmp_path: Path) -> None:
@@ -213,9 +226,10 @@ def test_logging_goes_to_stderr_as_json_never_stdout() -> None:
 
 def test_serve_logs_only_json_to_stderr_and_nothing_to_stdout(home: Path) -> None:
     """With stdin closed at once, serve starts and stops; every stderr line is JSON."""
+    assert _orch("init", env=_env(home, os.defpath)).returncode == 0
     result = subprocess.run(
         [str(ORCH), "serve"],
-        env=_env(home, os.defpath),
+        env=_env(home, os.defpath, ORCH_TOKEN_FILE=str(home / "token")),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

@@ -1,0 +1,97 @@
+"""The security context: every tool call and resource read is authenticated, then
+authorized, before a handler runs.
+
+One middleware for both transports. What differs is only where the token comes
+from (``authenticate``): on stdio the ``ORCH_TOKEN``/``ORCH_TOKEN_FILE`` token,
+on HTTP the request's bearer token; both are checked by the same verifier on
+every call, so a token that expires while the server runs stops working at
+once. The :class:`Principal` made from the token is handed to the handler
+through a context variable (the handler runs inside ``call_next``), and the
+core enforces ownership with it.
+
+Listing tools and resource templates needs no token: it reveals only the static
+schema, the same for everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from fastmcp.exceptions import ResourceError, ToolError
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from returns.result import Failure, Result
+
+from orch_core import (
+    READ_RESOURCE,
+    AuthFailure,
+    OrchError,
+    Principal,
+    authorize,
+)
+
+log = structlog.get_logger("orch.auth")
+
+Authenticate = Callable[[], Result[Principal, AuthFailure]]
+"""Verify the current call's token and say who is calling."""
+
+_PRINCIPAL: ContextVar[Principal] = ContextVar("orch_principal")
+
+
+def current_principal() -> Principal:
+    """The principal of the call being handled.
+
+    Only :class:`SecurityContext` sets it; a handler reached without it is a bug
+    (``LookupError``, reported as ``INTERNAL``), never an anonymous call.
+    """
+    return _PRINCIPAL.get()
+
+
+class SecurityContext(Middleware):
+    """Authenticate and authorize each call; refuse before the handler runs."""
+
+    def __init__(self, authenticate: Authenticate, scopes: Mapping[str, str]) -> None:
+        self._authenticate = authenticate
+        self._scopes = scopes
+
+    def _admit(self, action: str, *, with_message: bool) -> Result[Principal, OrchError]:
+        authenticated = self._authenticate()
+        if isinstance(authenticated, Failure):
+            failure = authenticated.failure()
+            log.warning("authentication failed", action=action, reason=failure.reason.value)
+            return Failure(failure.as_error())
+        principal = authenticated.unwrap()
+        allowed = authorize(principal, action, with_message=with_message, table=self._scopes)
+        if isinstance(allowed, Failure):
+            log.warning("permission denied", action=action, subject=principal.subject)
+        return allowed
+
+    async def on_call_tool(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        name = context.message.name
+        arguments = context.message.arguments or {}
+        # Sending a first message is messaging: it needs that scope too.
+        with_message = bool(arguments.get("initial_message"))
+        admitted = self._admit(name, with_message=with_message)
+        if isinstance(admitted, Failure):
+            raise ToolError(str(admitted.failure()))
+        return await _as(admitted.unwrap(), call_next, context)
+
+    async def on_read_resource(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        admitted = self._admit(READ_RESOURCE, with_message=False)
+        if isinstance(admitted, Failure):
+            raise ResourceError(str(admitted.failure()))
+        return await _as(admitted.unwrap(), call_next, context)
+
+
+async def _as(principal: Principal, call_next: CallNext[Any, Any], context: Any) -> Any:
+    reset = _PRINCIPAL.set(principal)
+    try:
+        return await call_next(context)
+    finally:
+        _PRINCIPAL.reset(reset)

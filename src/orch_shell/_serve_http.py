@@ -1,0 +1,135 @@
+"""``orch serve --http``: the same server over streamable HTTP, for deployments where
+clients connect over the network (behind an identity provider, usually).
+
+It binds loopback by default; another address needs ``--allow-remote``, because
+orch speaks plain HTTP and bearer tokens must then travel over TLS terminated in
+front of it. The socket is bound before serving so ``--port 0`` works and the
+advertised metadata URL names the real port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import time
+from collections.abc import Iterator
+
+import structlog
+import uvicorn
+from fastmcp import FastMCP
+from returns.result import Failure
+from starlette.middleware import Middleware
+
+from orch_core import Settings
+
+from ._http import LOOPBACK_HOSTS, MCP_PATH, OrchTokenVerifier, ScopeGuard, http_authenticate
+from ._paths import OrchPaths
+from ._serve import EXIT_CONFIG, EXIT_FAILED, MAX_STDIO_LINE_BYTES, load_verifier, run_server
+
+log = structlog.get_logger("orch.http")
+
+MAX_HEADER_BYTES = 2 * 1024 * 1024
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handlers: orch's shutdown owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve_http(
+    settings: Settings,
+    paths: OrchPaths,
+    *,
+    host: str,
+    port: int,
+    allow_remote: bool,
+    public_url: str | None = None,
+) -> int:
+    """Serve MCP over HTTP on ``host:port`` until a signal; the process exit code."""
+    if host not in LOOPBACK_HOSTS and not allow_remote:
+        print(
+            f"orch: refusing to listen on {host}: it is not loopback. Put TLS in front of "
+            "orch and pass --allow-remote to do it anyway.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    loaded = load_verifier(settings, paths)
+    if isinstance(loaded, Failure):
+        print(f"orch: cannot start: {loaded.failure()}", file=sys.stderr)
+        return EXIT_CONFIG
+    verifier = loaded.unwrap()
+    try:
+        listener = _bind(host, port)
+    except OSError as error:
+        print(f"orch: cannot listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    bound_port = listener.getsockname()[1]
+    base_url = (public_url or f"http://{_url_host(host)}:{bound_port}").rstrip("/")
+    auth = OrchTokenVerifier(verifier, time.time, base_url)
+    scopes = verifier.policy.scopes
+    metadata_url = f"{base_url}/.well-known/oauth-protected-resource{MCP_PATH}"
+
+    async def transport(server: FastMCP) -> None:
+        app = server.http_app(
+            path=MCP_PATH,
+            middleware=[
+                Middleware(
+                    ScopeGuard,
+                    scopes=scopes,
+                    metadata_url=metadata_url,
+                    max_body_bytes=MAX_STDIO_LINE_BYTES,
+                )
+            ],
+            host_origin_protection="auto",
+        )
+        config = uvicorn.Config(
+            app,
+            http="h11",
+            # Room for a header holding an oversized token, so it reaches the
+            # verifier (a 401 saying why) instead of a bare 400; still bounded.
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        runner = _Uvicorn(config)
+        serving = asyncio.create_task(runner.serve(sockets=[listener]))
+        log.info("serving on http", url=f"{base_url}{MCP_PATH}", port=bound_port)
+        try:
+            await asyncio.shield(serving)
+        except asyncio.CancelledError:
+            runner.should_exit = True  # graceful: finish answering, then stop
+            await serving
+            raise
+
+    try:
+        return run_server(
+            settings,
+            paths,
+            http_authenticate(verifier, time.time),
+            transport,
+            stop_on_eof=False,
+            auth=auth,
+        )
+    finally:
+        listener.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(128)
+    listener.setblocking(False)
+    return listener
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
