@@ -21,7 +21,6 @@ from typing import Any
 import attrs
 import psutil
 from fastmcp import Client
-from orch_shell._verifier import JwtVerifier
 
 from orch_core import (
     AGENTS_MESSAGE,
@@ -33,7 +32,7 @@ from orch_core import (
     Settings,
     local_policy,
 )
-from orch_shell._auth_edge import Authenticate
+from orch_shell._credentials import Authenticate
 from orch_shell._keys import create_key_pair, load_private_key, mint_token, write_private_text
 from orch_shell._orchestrator import Orchestrator
 from orch_shell._paths import resolve_paths
@@ -43,6 +42,7 @@ from orch_shell._service import OrchService
 from orch_shell._store import Store
 from orch_shell._token_source import TokenSource
 from orch_shell._turns import LiveTurns
+from orch_shell._verifier import JwtVerifier
 
 TESTS = Path(__file__).resolve().parent
 FAKE_CLAUDE = TESTS / "fake_claude.py"

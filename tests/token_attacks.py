@@ -230,6 +230,9 @@ _REFUSED: dict[AuthFailureReason, dict[str, Make]] = {
         "exp-a-string": lambda kit: kit.valid(exp="tomorrow"),
         "exp-nan": _exp_nan,
         "exp-beyond-year-9999": lambda kit: kit.valid(exp=1e300),
+        "exp-a-400-digit-number": lambda kit: kit.valid(exp=10**400),
+        "iat-negative": lambda kit: kit.valid(iat=-1),
+        "nbf-null": lambda kit: kit.valid(nbf=None),
     },
 }
 

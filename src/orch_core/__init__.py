@@ -7,6 +7,7 @@ shell (``orch_shell``) supplies time, ids, file-system facts and processes.
 """
 
 from ._access import find_agent, find_session
+from ._claims import AuthFailure, AuthFailureReason, principal_from_claims, still_valid
 from ._claude_cli import (
     Activity,
     PermissionDenial,
@@ -91,16 +92,7 @@ from ._scopes import (
     authorize,
     required_scopes,
 )
-from ._security import (
-    LOCAL_AUDIENCE,
-    LOCAL_ISSUER,
-    AuthFailure,
-    AuthFailureReason,
-    SecurityPolicy,
-    local_policy,
-    principal_from_claims,
-    still_valid,
-)
+from ._security import LOCAL_AUDIENCE, LOCAL_ISSUER, SecurityPolicy, local_policy
 from ._settings import (
     ClaudeSettings,
     Limits,

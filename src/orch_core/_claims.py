@@ -99,14 +99,16 @@ def still_valid(
     working at once, although its signature was verified earlier.
 
     >>> print(still_valid(Principal(subject="a", expires_at=100.0), now=100.0).failure().message)
-    the token expired at 1970-01-01T00:01:40.000Z; get a new one (orch token issue)
+    the token expired at 1970-01-01T00:01:40.000Z; get a new one from its issuer
     """
     if principal.expires_at is not None and now >= principal.expires_at + leeway:
         return Failure(
             AuthFailure(
                 reason=AuthFailureReason.EXPIRED,
+                # The issuer may be orch's own (`orch token issue`) or an identity
+                # provider: the message cannot know which, `orch doctor` does.
                 message=f"the token expired at {_moment(principal.expires_at)}; get a new one "
-                "(orch token issue)",
+                "from its issuer",
             )
         )
     return Success(principal)

@@ -15,7 +15,7 @@ schema, the same for everyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,18 +24,11 @@ from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from returns.result import Failure, Result
 
-from orch_core import (
-    READ_RESOURCE,
-    AuthFailure,
-    OrchError,
-    Principal,
-    authorize,
-)
+from orch_core import READ_RESOURCE, OrchError, Principal, authorize
+
+from ._credentials import Authenticate
 
 log = structlog.get_logger("orch.auth")
-
-Authenticate = Callable[[], Result[Principal, AuthFailure]]
-"""Verify the current call's token and say who is calling."""
 
 _PRINCIPAL: ContextVar[Principal] = ContextVar("orch_principal")
 

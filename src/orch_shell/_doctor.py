@@ -14,17 +14,22 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 from attrs import frozen
 from returns.pipeline import is_successful
+from returns.result import Failure, Success
 
 from orch_core._settings import Settings
 
 from ._config_file import load_settings, settings_from_sources
+from ._credentials import load_verifier
+from ._local_issuer import RENEW_WITHIN
 from ._paths import OrchPaths
+from ._token_source import TokenSource
 
 VERSION_TIMEOUT_SECONDS: Final = 10.0
 _VERSION = re.compile(r"\d+\.\d+\.\d+")
@@ -50,6 +55,7 @@ def run_checks(paths: OrchPaths, environ: Mapping[str, str]) -> tuple[Check, ...
     search_path = environ.get("PATH", os.defpath)
     claude = shutil.which(settings.claude.command[0], path=search_path)
     checks = [config, _check_home(paths.home), _check_database(paths.database)]
+    checks.append(_check_token(paths, settings, environ))
     checks.append(_check_claude_found(settings.claude.command[0], claude))
     if claude is not None:
         command = [claude, *settings.claude.command[1:], "--version"]
@@ -103,6 +109,29 @@ def _check_database(database: Path) -> Check:
     problem = "; ".join(str(row[0]) for row in rows[:3])
     hint = f"quit Claude Desktop, keep a copy of {database}, then move it aside to start fresh"
     return Check(name="database", ok=False, detail=f"{database}: {problem}", hint=hint)
+
+
+def _check_token(paths: OrchPaths, settings: Settings, environ: Mapping[str, str]) -> Check:
+    """The token the server would start with: the environment's, else the local one."""
+    found = TokenSource.from_environ(environ)
+    source = found.value_or(TokenSource(path=paths.token_file))
+    where = source.describe() if isinstance(found, Success) else f"{paths.token_file} (local)"
+    renew = "run `orch init` (it renews the local token) or `orch token issue --out FILE`"
+    verifier = load_verifier(settings, paths)
+    if isinstance(verifier, Failure):
+        return Check(name="token", ok=False, detail=verifier.failure(), hint="run `orch init`")
+    now = time.time()
+    verified = source.current().bind(lambda token: verifier.unwrap().verify(token, now))
+    if isinstance(verified, Failure):
+        detail = f"{where}: {verified.failure().message}"
+        return Check(name="token", ok=False, detail=detail, hint=renew)
+    principal = verified.unwrap()
+    days = (principal.expires_at - now) / 86_400 if principal.expires_at else None
+    left = "never expires" if days is None else f"expires in {days:.0f} days"
+    scopes = " ".join(sorted(principal.scopes)) or "no scopes"
+    detail = f"{where}: {principal.subject}, {scopes}; {left}"
+    soon = days is not None and days < RENEW_WITHIN / 86_400
+    return Check(name="token", ok=True, detail=detail, hint=renew if soon else "")
 
 
 def _check_claude_found(name: str, resolved: str | None) -> Check:

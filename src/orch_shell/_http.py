@@ -12,6 +12,7 @@ requests from web pages on other origins (DNS rebinding).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,7 +36,7 @@ from orch_core import (
     required_scopes,
 )
 
-from ._auth_edge import Authenticate
+from ._credentials import Authenticate
 from ._verifier import JwtVerifier
 
 log = structlog.get_logger("orch.http")
@@ -57,7 +58,10 @@ class OrchTokenVerifier(TokenVerifier):
         return list(ALL_SCOPES)
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        verified = self._verifier.verify(token, self._clock())
+        if self._verifier.policy.jwks_url is None:
+            verified = self._verifier.verify(token, self._clock())
+        else:  # may fetch the key set: never block the event loop on the network
+            verified = await asyncio.to_thread(self._verifier.verify, token, self._clock())
         if isinstance(verified, Failure):
             log.warning("authentication failed", reason=verified.failure().reason.value)
             return None

@@ -25,21 +25,19 @@ from typing import Any
 import structlog
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
-from returns.result import Failure, Result, Success
+from returns.result import Failure
 
-from orch_core import AuthFailure, Policy, Principal, Settings
+from orch_core import Policy, Settings
 
 from . import _instance_lock as instance_lock
-from ._auth_edge import Authenticate
+from ._credentials import Authenticate, load_verifier, stdio_credentials
 from ._local_issuer import security_policy
 from ._orchestrator import Orchestrator
 from ._paths import OrchPaths
 from ._server import build_server
 from ._service import OrchService
 from ._store import Store, StoreError
-from ._token_source import TokenSource
 from ._turns import LiveTurns
-from ._verifier import JwtVerifier
 
 log = structlog.get_logger("orch.serve")
 
@@ -80,34 +78,6 @@ def open_orchestrator(
         live=live,
         clock=time.time,
     )
-
-
-def load_verifier(settings: Settings, paths: OrchPaths) -> Result[JwtVerifier, str]:
-    """The verifier for the policy in effect, or why it cannot be built."""
-    if settings.auth is None and not paths.public_key.exists():
-        return Failure(f"no token key at {paths.public_key}: run `orch init` first")
-    return JwtVerifier.from_policy(security_policy(settings, paths))
-
-
-def stdio_credentials(
-    verifier: JwtVerifier, environ: Mapping[str, str]
-) -> Result[Authenticate, str]:
-    """The stdio server's credentials, checked now: a server whose own token does
-    not verify refuses to start rather than fail every call."""
-    found = TokenSource.from_environ(environ)
-    if isinstance(found, Failure):
-        return Failure(found.failure())
-    source = found.unwrap()
-
-    def authenticate() -> Result[Principal, AuthFailure]:
-        return source.current().bind(lambda token: verifier.verify(token, time.time()))
-
-    checked = authenticate()
-    if isinstance(checked, Failure):
-        return Failure(
-            f"the token from {source.describe()} is refused: {checked.failure().message}"
-        )
-    return Success(authenticate)
 
 
 def serve_stdio(settings: Settings, paths: OrchPaths, environ: Mapping[str, str]) -> int:

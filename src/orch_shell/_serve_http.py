@@ -24,9 +24,10 @@ from starlette.middleware import Middleware
 
 from orch_core import Settings
 
+from ._credentials import load_verifier
 from ._http import LOOPBACK_HOSTS, MCP_PATH, OrchTokenVerifier, ScopeGuard, http_authenticate
 from ._paths import OrchPaths
-from ._serve import EXIT_CONFIG, EXIT_FAILED, MAX_STDIO_LINE_BYTES, load_verifier, run_server
+from ._serve import EXIT_CONFIG, EXIT_FAILED, MAX_STDIO_LINE_BYTES, run_server
 
 log = structlog.get_logger("orch.http")
 

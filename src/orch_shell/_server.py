@@ -28,7 +28,8 @@ from orch_core import (
     TurnResult,
 )
 
-from ._auth_edge import Authenticate, SecurityContext, current_principal
+from ._auth_edge import SecurityContext, current_principal
+from ._credentials import Authenticate
 from ._errors_edge import ErrorMapping, unwrap_or_raise
 from ._schemas import output_schema, to_json
 from ._service import OrchService

@@ -20,7 +20,6 @@ Messages are safe to show the caller: they never contain the token or a key.
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections.abc import Mapping
 from typing import Any, Final
@@ -48,6 +47,8 @@ Reason = AuthFailureReason
 _DECODE_ERRORS: Final[tuple[tuple[type[jwt.PyJWTError], AuthFailureReason, str], ...]] = (
     # Order matters: InvalidSignatureError is a DecodeError, and all are InvalidTokenErrors.
     (jwt.InvalidSignatureError, Reason.BAD_SIGNATURE, "the token's signature does not verify"),
+    # The two time errors cannot occur while PyJWT's time checks are off (see _decode);
+    # mapped anyway, so switching them on cannot turn "expired" into "malformed".
     (jwt.ExpiredSignatureError, Reason.EXPIRED, "the token is expired"),
     (jwt.ImmatureSignatureError, Reason.NOT_YET_VALID, "the token is not valid yet"),
     (jwt.InvalidAudienceError, Reason.BAD_CLAIMS, "the token was issued for another audience"),
@@ -126,11 +127,13 @@ class JwtVerifier:
 
     def _verify_uncached(self, token: str, now: float) -> Result[Principal, AuthFailure]:
         policy = self._policy
+        picked = _header(token).bind(lambda header: check_header(header, policy))
+        if isinstance(picked, Failure):
+            return Failure(picked.failure())
+        alg, kid = picked.unwrap()
         return (
-            _header(token)
-            .bind(lambda header: check_header(header, policy))
-            .bind(lambda picked: self._keys.key_for(*picked).map(lambda key: (picked[0], key)))
-            .bind(lambda alg_key: _decode(token, alg_key[0], alg_key[1], policy))
+            self._keys.key_for(alg, kid)
+            .bind(lambda key: _decode(token, alg, key, policy))
             .bind(lambda claims: check_times(claims, now, policy.leeway_seconds))
             .bind(principal_from_claims)
             .bind(lambda principal: still_valid(principal, now, policy.leeway_seconds))
@@ -199,7 +202,6 @@ def _decode(
                 algorithms=[alg],  # the one the header names, already checked against the policy
                 audience=policy.audience,
                 issuer=policy.issuer,
-                leeway=policy.leeway_seconds,
                 options={
                     "require": list(policy.required_claims),
                     "verify_signature": True,
@@ -232,19 +234,23 @@ def check_times(
     >>> print(check_times({"iat": 200}, now=100, leeway=30).failure().message)
     the token claims to be issued in the future
     """
+    times: dict[str, float] = {}
     for name in ("exp", "nbf", "iat"):
-        value = claims.get(name)
-        if value is None:
+        if name not in claims:
             continue
+        value = claims[name]  # null is no time either (RFC 7519 §2: a NumericDate)
+        # A range check, not math.isfinite: that raises on a 400-digit integer. NaN
+        # and infinities fail the comparison.
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
-            or not (math.isfinite(value) and 0 <= value <= MAX_TIME)
+            or not 0 <= value <= MAX_TIME
         ):
             return _fail(Reason.BAD_CLAIMS, f"the token's {name!r} is not a time in Unix seconds")
-    if claims.get("nbf", 0) > now + leeway:
+        times[name] = value
+    if times.get("nbf", 0) > now + leeway:
         return _fail(Reason.NOT_YET_VALID, "the token is not valid yet (nbf)")
-    if claims.get("iat", 0) > now + leeway:
+    if times.get("iat", 0) > now + leeway:
         return _fail(Reason.NOT_YET_VALID, "the token claims to be issued in the future")
     return Success(claims)
 

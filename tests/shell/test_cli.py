@@ -130,7 +130,7 @@ def test_doctor_passes_with_a_working_claude(home: Path, fake_path: str) -> None
     result = _orch("doctor", env=env)
     assert result.returncode == 0, result.stdout
     lines = [line for line in result.stdout.splitlines() if not line.startswith(" ")]
-    assert [line.split()[0] for line in lines] == ["ok"] * 5
+    assert [line.split()[0] for line in lines] == ["ok"] * 6
     assert f"claude version: {VERSION_LINE}" in result.stdout
 
 

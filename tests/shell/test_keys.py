@@ -258,7 +258,7 @@ def test_public_key_loader_accepts_the_supported_types(tmp_path: Path) -> None:
     keys = [
         Ed25519PrivateKey.generate().public_key(),
         ec.generate_private_key(ec.SECP384R1()).public_key(),
-        rsa.generate_private_key(65537, 2048).public_key(),
+        attacker_rsa().public_key(),
     ]
     for number, key in enumerate(keys):
         assert load_public_key(pem_of(key, tmp_path, f"{number}.pem")).unwrap() == key

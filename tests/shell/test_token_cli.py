@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from orch_core import ALL_SCOPES, SESSIONS_READ, local_policy
+from orch_shell._keys import load_private_key, mint_token
 from orch_shell._local_issuer import local_subject
 from orch_shell._paths import resolve_paths
 from orch_shell._verifier import JwtVerifier
@@ -139,3 +140,65 @@ def test_http_refuses_a_non_loopback_address_without_allow_remote(home: Path) ->
     done = run(home, "serve", "--http", "--host", "0.0.0.0", "--port", "0")  # noqa: S104
     assert done.returncode == 2
     assert "--allow-remote" in done.stderr and done.stdout == ""
+
+
+def test_doctor_reports_the_token_and_an_expired_or_missing_one(home: Path) -> None:
+    good = run(home, "doctor")
+    assert f"ok    token: {home / 'token'} (local): " in good.stdout, good.stdout
+    assert f"{local_subject()}, agents:message" in good.stdout, good.stdout
+    paths = resolve_paths({"ORCH_HOME": str(home)})
+    expired = mint_token(
+        load_private_key(paths.signing_key).unwrap(),
+        issuer="orch-local",
+        audience="orch",
+        subject="x",
+        scopes=[SESSIONS_READ],
+        ttl_seconds=3600,
+        now=time.time() - 7200,
+    )
+    env_token = {"ORCH_TOKEN": expired}
+    result = subprocess.run(
+        [str(ORCH), "doctor"],
+        env={**os.environ, "ORCH_HOME": str(home), **env_token},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "FAIL  token: $ORCH_TOKEN: the token expired at " in result.stdout, result.stdout
+    assert "hint: run `orch init`" in result.stdout
+    assert expired not in result.stdout
+    (home / "token").unlink()
+    missing = run(home, "doctor")
+    assert missing.returncode == 1
+    assert "FAIL  token:" in missing.stdout and "cannot be read" in missing.stdout
+
+
+WEAK_POLICIES = [
+    ("short-hs-secret", 'algorithms = ["HS256"]\nsecret = "too-short"', "auth.secret"),
+    ("none-listed", 'algorithms = ["EdDSA", "none"]\npublic_key_file = "/k.pem"', "auth.algorithms"),
+    (
+        "hs-mixed-with-eddsa",
+        'algorithms = ["HS256", "EdDSA"]\nsecret = "' + "s" * 40 + '"',
+        "auth.algorithms",
+    ),
+    ("no-audience", 'public_key_file = "/k.pem"', "auth.audience"),
+]
+
+
+@pytest.mark.parametrize(
+    ("table", "key"), [(t, k) for _, t, k in WEAK_POLICIES], ids=[n for n, _, _ in WEAK_POLICIES]
+)
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_a_weak_policy_refuses_to_start_naming_the_setting(
+    home: Path, table: str, key: str, transport: str
+) -> None:
+    audience = "" if key == "auth.audience" else 'audience = "orch"\n'
+    (home / "orch.toml").write_text(f'[auth]\nissuer = "https://idp.example/"\n{audience}{table}\n')
+    args = ["serve"] if transport == "stdio" else ["serve", "--http", "--port", "0"]
+    done = run(home, *args)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"orch: config error: {key}: "), done.stderr
+    assert done.stdout == ""
+    assert "too-short" not in done.stderr, "the secret was echoed"

@@ -34,6 +34,7 @@ CLAIM_NAMES = st.sampled_from(["iss", "aud", "sub", "exp", "nbf", "iat", "jti", 
 class Subject:
     """A valid token, its verifier, and what it verifies to."""
 
+    kit: TokenKit
     token: str
     verifier: JwtVerifier
     principal: Principal
@@ -44,7 +45,9 @@ def subject(tmp_path_factory: pytest.TempPathFactory) -> Subject:
     kit = TokenKit.create(Path(tmp_path_factory.mktemp("mutations")) / "keys")
     verifier = JwtVerifier.from_policy(kit.policy()).unwrap()
     token = kit.valid(header={"kid": kit.kid})
-    return Subject(token=token, verifier=verifier, principal=verifier.verify(token, now()).unwrap())
+    return Subject(
+        kit=kit, token=token, verifier=verifier, principal=verifier.verify(token, now()).unwrap()
+    )
 
 
 def now() -> float:
@@ -130,6 +133,26 @@ def test_padding_is_the_only_accepted_spelling_change(
         assert subject.verifier.verify(mutated, now()).unwrap() == subject.principal
     else:
         assert not is_successful(subject.verifier.verify(mutated, now()))
+
+
+@given(changes=st.dictionaries(CLAIM_NAMES, JSON_VALUES, max_size=4))
+@settings(deadline=None)
+def test_signed_claims_of_any_shape_never_crash_and_pass_only_under_the_policy(
+    subject: Subject, changes: dict[str, object]
+) -> None:
+    """Even with a genuine signature, odd claim values are refused with a reason,
+    never an exception; whatever is accepted still meets the policy."""
+    kit = subject.kit
+    claims = {**kit.claims(), **changes}
+    token = kit.valid(**changes)
+    result = subject.verifier.verify(token, now())
+    if not is_successful(result):
+        assert result.failure().message
+        return
+    audience = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    assert (claims["iss"], kit.audience in audience) == (kit.issuer, True)
+    assert result.unwrap().subject == claims["sub"]
+    assert claims["exp"] + kit.policy().leeway_seconds > now()
 
 
 def test_the_unchanged_token_and_a_re_signed_change_are_accepted(
