@@ -177,7 +177,11 @@ def test_doctor_reports_the_token_and_an_expired_or_missing_one(home: Path) -> N
 
 WEAK_POLICIES = [
     ("short-hs-secret", 'algorithms = ["HS256"]\nsecret = "too-short"', "auth.secret"),
-    ("none-listed", 'algorithms = ["EdDSA", "none"]\npublic_key_file = "/k.pem"', "auth.algorithms"),
+    (
+        "none-listed",
+        'algorithms = ["EdDSA", "none"]\npublic_key_file = "/k.pem"',
+        "auth.algorithms",
+    ),
     (
         "hs-mixed-with-eddsa",
         'algorithms = ["HS256", "EdDSA"]\nsecret = "' + "s" * 40 + '"',
