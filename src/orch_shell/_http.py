@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import urlparse
 
 import structlog
 from fastmcp.server.auth import AccessToken, TokenVerifier
 from fastmcp.server.dependencies import get_access_token
 from mcp.server.auth.routes import build_resource_metadata_url
-from returns.result import Failure
+from returns.result import Failure, Result
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,6 +32,7 @@ from orch_core import (
     READ_RESOURCE,
     AuthFailure,
     AuthFailureReason,
+    Principal,
     required_scopes,
 )
 
@@ -99,7 +99,7 @@ class OrchTokenVerifier(TokenVerifier):
 def http_authenticate(verifier: JwtVerifier, clock: Callable[[], float]) -> Authenticate:
     """Who is calling over HTTP: the request's bearer token, verified again now."""
 
-    def authenticate() -> Any:
+    def authenticate() -> Result[Principal, AuthFailure]:
         access = get_access_token()
         if access is None:
             return Failure(AuthFailure(reason=AuthFailureReason.MISSING, message="no bearer token"))
