@@ -32,7 +32,7 @@ from orch_core import (
     Settings,
     local_policy,
 )
-from orch_shell._credentials import Authenticate
+from orch_shell._credentials import Authenticate, stdio_credentials
 from orch_shell._keys import create_key_pair, load_private_key, mint_token, write_private_text
 from orch_shell._orchestrator import Orchestrator
 from orch_shell._paths import resolve_paths
@@ -40,7 +40,6 @@ from orch_shell._serve import policy_for
 from orch_shell._server import build_server
 from orch_shell._service import OrchService
 from orch_shell._store import Store
-from orch_shell._token_source import TokenSource
 from orch_shell._turns import LiveTurns
 from orch_shell._verifier import JwtVerifier
 
@@ -175,9 +174,7 @@ async def in_memory(
 
 def authenticate_as(world: World, principal: Principal) -> Authenticate:
     """Stdio-style credentials: a token for ``principal``, verified on every call."""
-    source = TokenSource(fixed=world.token(principal))
-    verifier = world.verifier()
-    return lambda: source.current().bind(lambda token: verifier.verify(token, time.time()))
+    return stdio_credentials(world.verifier(), {"ORCH_TOKEN": world.token(principal)}).unwrap()
 
 
 def structured(result: Any) -> dict[str, Any]:
