@@ -9,7 +9,7 @@ NPM_STAMP := tests/node_modules/.installed
 
 export FASTMCP_CHECK_FOR_UPDATES := off
 
-.PHONY: serve test lint typecheck unit e2e install npm clean desktop-config
+.PHONY: serve test lint typecheck unit e2e install npm clean desktop-config bench
 
 # Install output goes to stderr: on `make serve`, stdout is the MCP protocol.
 $(STAMP): pyproject.toml
@@ -45,6 +45,10 @@ typecheck: $(STAMP)
 ## Everything CI runs: lint, types, then the whole test suite (core, shell, e2e, doctests).
 test: $(STAMP) $(NPM_STAMP) lint typecheck
 	$(BIN)/pytest -q
+
+## Benchmarks: metrics overhead per call (writes bench/results.json).
+bench: $(STAMP)
+	$(BIN)/python bench/bench_metrics_overhead.py
 
 clean:
 	rm -rf $(VENV) tests/node_modules .mypy_cache .ruff_cache

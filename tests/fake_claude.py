@@ -5,7 +5,8 @@ It prints the event shapes of the real CLI 2.1.328 (see the fixtures in
 ``shared/claude-cli-2.1.328``) so the runtime is tested against a real process,
 not a mock. Accepted flags: ``-p``, ``--output-format``, ``--verbose``,
 ``--resume ID``, ``--model M``, ``--permission-mode P``, ``--append-system-prompt R``;
-unknown flags are ignored.
+unknown flags are ignored. ``--version`` prints ``2.1.328-fake (Claude Code)`` and
+exits 0, reading nothing.
 
 The whole message is read from stdin. Conversations live in
 ``$HOME/.fake-claude/<id>.json``; the reply is ``turn N: <first 200 chars of the
@@ -222,7 +223,13 @@ def flood(session_id: str, megabytes: float) -> str:
     return text
 
 
+VERSION = "2.1.328-fake (Claude Code)"
+
+
 def main() -> int:
+    if "--version" in sys.argv[1:]:
+        print(VERSION)
+        return 0
     flags = parse_args(sys.argv[1:])
     message = sys.stdin.read()
     directives, text = parse_directives(message)

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from orch_core import (
     local_policy,
 )
 from orch_shell._credentials import Authenticate, stdio_credentials
+from orch_shell._health import Health
 from orch_shell._keys import create_key_pair, load_private_key, mint_token, write_private_text
+from orch_shell._metrics import Metrics
 from orch_shell._orchestrator import Orchestrator
 from orch_shell._paths import resolve_paths
 from orch_shell._serve import policy_for
@@ -148,23 +150,36 @@ async def in_memory(
     settings: Settings | None = None,
     principal: Principal = ALICE,
     environ: dict[str, str] | None = None,
+    *,
+    store: Store | None = None,
+    health_clock: Callable[[], float] = time.time,
     **client: Any,
 ) -> AsyncIterator[tuple[Client[Any], Orchestrator]]:
-    """An orchestrator on a real store in ``world.data`` and a FastMCP client on it.
+    """An orchestrator on a real store in ``world.data`` and a FastMCP client on it,
+    with metrics on (``orchestrator.metrics``).
 
     ``environ`` is the server's environment (default: HOME and PATH only); agents get
-    the allow-listed part of it.
+    the allow-listed part of it. ``store`` replaces the data dir's (a read-only one,
+    say); ``health_clock`` is the clock health checks read (a turn is stuck by it).
     """
     settings = settings or test_settings(world)
     env = {"HOME": str(world.home), "PATH": os.environ.get("PATH", "")}
     env.update(environ or {})
     world.data.mkdir(parents=True, exist_ok=True)
-    store = Store.open(world.data / "orch.db")
+    store = store or Store.open(world.data / "orch.db")
     live = LiveTurns(claude=settings.claude, environ=env, clock=time.time)
     orchestrator = Orchestrator(
-        store=store, settings=settings, policy=policy_for(settings, env), live=live, clock=time.time
+        store=store,
+        settings=settings,
+        policy=policy_for(settings, env),
+        live=live,
+        clock=time.time,
+        metrics=Metrics(version="test"),
     )
-    server = build_server(OrchService(orchestrator), authenticate_as(world, principal))
+    health = Health(orchestrator, environ=env, version="test", clock=health_clock)
+    server = build_server(
+        OrchService(orchestrator), authenticate_as(world, principal), health=health
+    )
     try:
         async with Client(server, **client) as session:
             yield session, orchestrator

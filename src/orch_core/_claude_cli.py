@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
-from ._claude_fields import as_int, as_text, summarise_input, turn_cost
-from ._model import Usage
+from ._claude_fields import as_int, as_text, model_usages, summarise_input, turn_cost, usage_from
+from ._model import ModelUsage, Usage
 
 Outcome = Literal["completed", "failed", "timeout", "cancelled"]
 
@@ -58,6 +58,8 @@ class TurnReport:
     permission_denials: tuple[PermissionDenial, ...] = ()
     tool_uses: int = 0
     exit_code: int | None = None
+    #: Cost and tokens per model (empty when the CLI gave no result).
+    models: tuple[ModelUsage, ...] = ()
 
 
 def _denials(value: object) -> tuple[PermissionDenial, ...]:
@@ -70,18 +72,6 @@ def _denials(value: object) -> tuple[PermissionDenial, ...]:
         )
         for item in value
         if isinstance(item, dict)
-    )
-
-
-def _usage(value: object) -> Usage:
-    if not isinstance(value, dict):
-        return Usage()
-    # Counts are clamped at 0: a nonsense negative count must not fail the turn.
-    return Usage(
-        input_tokens=max(0, as_int(value.get("input_tokens"))),
-        output_tokens=max(0, as_int(value.get("output_tokens"))),
-        cache_read_input_tokens=max(0, as_int(value.get("cache_read_input_tokens"))),
-        cache_creation_input_tokens=max(0, as_int(value.get("cache_creation_input_tokens"))),
     )
 
 
@@ -114,6 +104,7 @@ class StreamParser:
     def __init__(self, *, max_reply_bytes: int) -> None:
         self._max_reply_bytes = max_reply_bytes
         self._init_session_id: str | None = None
+        self._init_model: str | None = None
         self._result: dict[str, Any] | None = None
         self.saw_init = False
         self.tool_uses = 0
@@ -136,6 +127,7 @@ class StreamParser:
         if kind == "system" and event.get("subtype") == "init":
             self.saw_init = True
             self._init_session_id = as_text(event.get("session_id")) or self._init_session_id
+            self._init_model = as_text(event.get("model")) or self._init_model
         elif kind == "result":
             self._result = event
         elif kind == "assistant":
@@ -183,10 +175,11 @@ class StreamParser:
             cost_usd=turn_cost(result),
             duration_ms=as_int(result.get("duration_ms")),
             num_turns=as_int(result.get("num_turns")),
-            usage=_usage(result.get("usage")),
+            usage=usage_from(result.get("usage")),
             permission_denials=_denials(result.get("permission_denials")),
             tool_uses=self.tool_uses,
             exit_code=exit_code,
+            models=model_usages(result, self._init_model),
         )
 
     def _judge(self, exit_code: int, stderr: str) -> tuple[Outcome, str, str | None]:

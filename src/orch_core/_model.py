@@ -66,6 +66,15 @@ class Usage:
 
 
 @frozen(kw_only=True)
+class ModelUsage:
+    """One model's share of a turn, as the CLI reported it (a turn may use several)."""
+
+    model: str = field(validator=and_(instance_of(str), min_len(1)))
+    cost_usd: float = field(default=0.0, validator=ge(0.0))
+    usage: Usage = Factory(Usage)
+
+
+@frozen(kw_only=True)
 class Totals:
     """What an agent has consumed over its life, cleared conversations included."""
 
@@ -143,6 +152,8 @@ class TurnOutcome:
     permission_denials: tuple[str, ...] = ()
     #: The conversation id the CLI's ``result`` named (the next ``--resume`` id).
     claude_session_id: str | None = None
+    #: Cost and tokens per model. Carried by the event for metrics; not stored.
+    models: tuple[ModelUsage, ...] = ()
 
 
 @frozen(kw_only=True)

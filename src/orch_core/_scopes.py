@@ -27,12 +27,26 @@ SESSIONS_READ: Final = "sessions:read"
 SESSIONS_WRITE: Final = "sessions:write"
 AGENTS_WRITE: Final = "agents:write"
 AGENTS_MESSAGE: Final = "agents:message"
+METRICS_READ: Final = "metrics:read"
 
-ALL_SCOPES: Final = (SESSIONS_READ, SESSIONS_WRITE, AGENTS_WRITE, AGENTS_MESSAGE, ADMIN_SCOPE)
+ALL_SCOPES: Final = (
+    SESSIONS_READ,
+    SESSIONS_WRITE,
+    AGENTS_WRITE,
+    AGENTS_MESSAGE,
+    METRICS_READ,
+    ADMIN_SCOPE,
+)
 """Every scope orch knows; ``orch init``'s local token holds all of them."""
 
 READ_RESOURCE: Final = "read_resource"
 """The action of reading an ``orch://`` resource (the transcripts)."""
+
+READ_METRICS: Final = "read_metrics"
+"""The action of reading the server's metrics or health in detail (``orch://metrics``,
+``orch://health``, ``GET /metrics``). Its own scope, not ``sessions:read``: the
+numbers cover every subject's sessions, and a scraper's token should be able to
+read them and nothing else."""
 
 SEND_MESSAGE: Final = "send_message_to_agent"
 START_NEW_CONVERSATION: Final = "start_new_agent_conversation"
@@ -44,6 +58,7 @@ DEFAULT_ACTION_SCOPES: Final[Mapping[str, str]] = MappingProxyType(
         "get_session_status": SESSIONS_READ,
         "list_sessions": SESSIONS_READ,
         READ_RESOURCE: SESSIONS_READ,
+        READ_METRICS: METRICS_READ,
         "create_agent": AGENTS_WRITE,
         "delete_agent": AGENTS_WRITE,
         "clear_agent_conversation": AGENTS_WRITE,

@@ -137,7 +137,7 @@ class ServerSettings:
     log_level: str = field(
         default="info",
         validator=checks.log_level,
-        metadata={DOC: "Log detail on stderr: " + ", ".join(LOG_LEVELS) + "."},
+        metadata={DOC: "Log detail: " + ", ".join(LOG_LEVELS) + "."},
     )
     default_wait_seconds: float = field(
         default=25.0,
@@ -145,6 +145,15 @@ class ServerSettings:
         metadata={
             DOC: "How long a tool call waits for a reply before returning a 'still running'."
         },
+    )
+    log_file: str = field(
+        default="",
+        validator=checks.absolute_or_empty,
+        metadata={DOC: "Write log lines (JSON) to this absolute file path; empty means stderr."},
+    )
+    metrics: bool = field(
+        default=True,
+        metadata={DOC: "Keep Prometheus metrics (orch://metrics, GET /metrics over HTTP)."},
     )
 
 
@@ -195,6 +204,7 @@ def _make_converter() -> cattrs.Converter:
     converter.register_structure_hook(int, checks.structure_int)
     converter.register_structure_hook(float, checks.structure_float)
     converter.register_structure_hook(str, checks.structure_str)
+    converter.register_structure_hook(bool, checks.structure_bool)
     # tuple[str, ...] is not a class, so it is matched by a predicate, not dispatch.
     converter.register_structure_hook_func(checks.is_strings, checks.structure_strings)
     command = override(struct_hook=checks.structure_command)

@@ -125,6 +125,18 @@ def absolute(
             raise InvalidSettingError(message, attribute.name)
 
 
+def absolute_or_empty(_instance: object, attribute: Attribute[str], value: str) -> None:
+    if value and not is_absolute(value):
+        raise InvalidSettingError(f"{value!r} is not an absolute path", attribute.name)
+
+
+def structure_bool(value: object, _type: object) -> bool:
+    # `metrics = "no"` or `metrics = 0` is a mistake, not a truth value to guess.
+    if not isinstance(value, bool):
+        raise InvalidSettingError(f"must be true or false, got {value!r}")
+    return value
+
+
 def structure_int(value: object, _type: object) -> int:
     # bool is an int subclass; `limit = true` is a mistake, not 1.
     if isinstance(value, bool) or not isinstance(value, int):

@@ -10,27 +10,36 @@ through a context variable (the handler runs inside ``call_next``), and the
 core enforces ownership with it.
 
 Listing tools and resource templates needs no token: it reveals only the static
-schema, the same for everyone.
+schema, the same for everyone. Reading ``orch://metrics`` or ``orch://health`` is
+the action ``read_metrics`` (scope ``metrics:read``), not ``read_resource``:
+those numbers cover every subject's sessions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from returns.result import Failure, Result
 
-from orch_core import READ_RESOURCE, OrchError, Principal, authorize
+from orch_core import READ_METRICS, READ_RESOURCE, OrchError, Principal, authorize
 
 from ._credentials import Authenticate
 
 log = structlog.get_logger("orch.auth")
 
 _PRINCIPAL: ContextVar[Principal] = ContextVar("orch_principal")
+
+MONITORING_URIS: Final = frozenset({"orch://metrics", "orch://health"})
+
+
+def resource_action(uri: object) -> str:
+    """The action reading ``uri`` is authorized as."""
+    return READ_METRICS if uri in MONITORING_URIS else READ_RESOURCE
 
 
 def current_principal() -> Principal:
@@ -45,15 +54,23 @@ def current_principal() -> Principal:
 class SecurityContext(Middleware):
     """Authenticate and authorize each call; refuse before the handler runs."""
 
-    def __init__(self, authenticate: Authenticate, scopes: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        authenticate: Authenticate,
+        scopes: Mapping[str, str],
+        on_auth_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self._authenticate = authenticate
         self._scopes = scopes
+        self._on_auth_failure = on_auth_failure
 
     def _admit(self, action: str, *, with_message: bool) -> Result[Principal, OrchError]:
         authenticated = self._authenticate()
         if isinstance(authenticated, Failure):
             failure = authenticated.failure()
             log.warning("authentication failed", action=action, reason=failure.reason.value)
+            if self._on_auth_failure is not None:
+                self._on_auth_failure(failure.reason.value)
             return Failure(failure.as_error())
         principal = authenticated.unwrap()
         allowed = authorize(principal, action, with_message=with_message, table=self._scopes)
@@ -76,7 +93,7 @@ class SecurityContext(Middleware):
     async def on_read_resource(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        admitted = self._admit(READ_RESOURCE, with_message=False)
+        admitted = self._admit(resource_action(str(context.message.uri)), with_message=False)
         if isinstance(admitted, Failure):
             raise ResourceError(str(admitted.failure()))
         return await _as(admitted.unwrap(), call_next, context)

@@ -56,10 +56,10 @@ def run_checks(paths: OrchPaths, environ: Mapping[str, str]) -> tuple[Check, ...
     claude = shutil.which(settings.claude.command[0], path=search_path)
     checks = [config, _check_home(paths.home), _check_database(paths.database)]
     checks.append(_check_token(paths, settings, environ))
-    checks.append(_check_claude_found(settings.claude.command[0], claude))
+    checks.append(check_claude_found(settings.claude.command[0], claude))
     if claude is not None:
         command = [claude, *settings.claude.command[1:], "--version"]
-        checks.append(_check_claude_version(command, environ))
+        checks.append(check_claude_version(command, environ))
     return tuple(checks)
 
 
@@ -134,7 +134,7 @@ def _check_token(paths: OrchPaths, settings: Settings, environ: Mapping[str, str
     return Check(name="token", ok=True, detail=detail, hint=renew if soon else "")
 
 
-def _check_claude_found(name: str, resolved: str | None) -> Check:
+def check_claude_found(name: str, resolved: str | None) -> Check:
     if resolved is None:
         hint = (
             "install Claude Code (`npm install -g @anthropic-ai/claude-code`) and check that "
@@ -144,7 +144,7 @@ def _check_claude_found(name: str, resolved: str | None) -> Check:
     return Check(name="claude", ok=True, detail=f"{name!r} is {resolved}")
 
 
-def _check_claude_version(command: Sequence[str], environ: Mapping[str, str]) -> Check:
+def check_claude_version(command: Sequence[str], environ: Mapping[str, str]) -> Check:
     shown = " ".join(command)
     hint = f"run `{shown}` in a terminal and fix what it reports (login, node, network)"
     try:

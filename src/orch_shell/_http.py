@@ -29,13 +29,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orch_core import (
     ALL_SCOPES,
-    READ_RESOURCE,
     AuthFailure,
     AuthFailureReason,
     Principal,
     required_scopes,
 )
 
+from ._auth_edge import resource_action
 from ._credentials import Authenticate
 from ._verifier import JwtVerifier
 
@@ -48,10 +48,17 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 class OrchTokenVerifier(TokenVerifier):
     """FastMCP's bearer-token seam, backed by orch's one verifier."""
 
-    def __init__(self, verifier: JwtVerifier, clock: Callable[[], float], base_url: str) -> None:
+    def __init__(
+        self,
+        verifier: JwtVerifier,
+        clock: Callable[[], float],
+        base_url: str,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(base_url=base_url)
         self._verifier = verifier
         self._clock = clock
+        self._on_failure = on_failure
 
     @property
     def scopes_supported(self) -> list[str]:
@@ -63,7 +70,10 @@ class OrchTokenVerifier(TokenVerifier):
         else:  # may fetch the key set: never block the event loop on the network
             verified = await asyncio.to_thread(self._verifier.verify, token, self._clock())
         if isinstance(verified, Failure):
-            log.warning("authentication failed", reason=verified.failure().reason.value)
+            reason = verified.failure().reason.value
+            log.warning("authentication failed", reason=reason)
+            if self._on_failure is not None:
+                self._on_failure(reason)
             return None
         principal = verified.unwrap()
         return AccessToken(
@@ -176,7 +186,7 @@ def _action(body: bytes) -> tuple[str | None, bool]:
         return None, False
     params = message["params"]
     if message.get("method") == "resources/read":
-        return READ_RESOURCE, False
+        return resource_action(params.get("uri")), False
     if message.get("method") != "tools/call" or not isinstance(params.get("name"), str):
         return None, False
     arguments = params.get("arguments")

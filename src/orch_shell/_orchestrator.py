@@ -16,6 +16,7 @@ A store failure leaves both the file and the memory as they were and becomes
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 
 import attrs
@@ -42,6 +43,7 @@ from orch_core import (
     replay,
 )
 
+from ._metrics import Metrics
 from ._process_group import kill_stale_group
 from ._store import Store, StoreError
 from ._turn_endings import end_turn_command
@@ -70,9 +72,13 @@ class Orchestrator:
         policy: Policy,
         live: LiveTurns,
         clock: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics.off()
         self._store = store
+        started = time.perf_counter()
         self._state = store.load()
+        self.metrics.store_operation("load", time.perf_counter() - started)
         self.settings = settings
         self.policy = policy
         self.live = live
@@ -108,10 +114,17 @@ class Orchestrator:
             await self.live.stop(pending)
         return Failure(OrchError(code=ErrorCode.UNAVAILABLE, message="the server is busy; retry"))
 
+    @property
+    def store(self) -> Store:
+        """The store (for health probes; only the orchestrator writes to it)."""
+        return self._store
+
     def _commit(self, decision: Decision) -> Result[None, OrchError]:
+        started = time.perf_counter()
         try:
             self._store.apply(decision.events)
         except StoreError as error:
+            self.metrics.store_operation("apply", time.perf_counter() - started, failed=True)
             log.exception("store write failed", error=str(error))
             return Failure(
                 OrchError(
@@ -121,7 +134,9 @@ class Orchestrator:
                     detail=repr(error.__cause__),
                 )
             )
-        self._state = replay(decision.events, self._state)
+        self.metrics.store_operation("apply", time.perf_counter() - started)
+        before, self._state = self._state, replay(decision.events, self._state)
+        self.metrics.recorded(decision.events, decision.effects, before, self.clock())
         return Success(None)
 
     def _decide_commit(self, command: Command) -> Result[None, OrchError]:

@@ -31,13 +31,16 @@ from orch_core import Policy, Settings
 
 from . import _instance_lock as instance_lock
 from ._credentials import Authenticate, load_verifier, stdio_credentials
+from ._health import Health
 from ._local_issuer import security_policy
+from ._metrics import Metrics
 from ._orchestrator import Orchestrator
 from ._paths import OrchPaths
 from ._server import build_server
 from ._service import OrchService
 from ._store import Store, StoreError
 from ._turns import LiveTurns
+from ._version import version
 
 log = structlog.get_logger("orch.serve")
 
@@ -48,6 +51,8 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 Transport = Callable[[FastMCP], Coroutine[Any, Any, None]]
+ServerHook = Callable[[FastMCP, Metrics, Health], None]
+"""Called with the built server before it serves (HTTP adds its routes)."""
 
 
 def allowed_roots(settings: Settings, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -64,8 +69,13 @@ def policy_for(settings: Settings, environ: Mapping[str, str]) -> Policy:
     )
 
 
+def server_metrics(settings: Settings) -> Metrics:
+    """The metrics of one server (recording nothing when ``server.metrics`` is off)."""
+    return Metrics(enabled=settings.server.metrics, version=version())
+
+
 def open_orchestrator(
-    settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
+    settings: Settings, paths: OrchPaths, environ: Mapping[str, str], metrics: Metrics
 ) -> Orchestrator:
     """The orchestrator over the data dir's store (created on first use); the data
     dir must exist."""
@@ -77,6 +87,7 @@ def open_orchestrator(
         policy=policy_for(settings, environ),
         live=live,
         clock=time.time,
+        metrics=metrics,
     )
 
 
@@ -96,7 +107,8 @@ def serve_stdio(settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
         log.info("serving on stdio", pid=os.getpid())
         await serve_stdio_transport(server, max_line_bytes=MAX_STDIO_LINE_BYTES)
 
-    return run_server(settings, paths, authenticate, transport, stop_on_eof=True)
+    metrics = server_metrics(settings)
+    return run_server(settings, paths, authenticate, transport, stop_on_eof=True, metrics=metrics)
 
 
 def run_server(
@@ -106,7 +118,9 @@ def run_server(
     transport: Transport,
     *,
     stop_on_eof: bool,
+    metrics: Metrics,
     auth: AuthProvider | None = None,
+    on_server: ServerHook | None = None,
 ) -> int:
     """Take the instance lock, open the store, serve until the transport ends or a
     signal arrives, then shut down cleanly."""
@@ -117,18 +131,22 @@ def run_server(
         print(f"orch: {lock.failure()}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        orchestrator = open_orchestrator(settings, paths, os.environ)
+        orchestrator = open_orchestrator(settings, paths, os.environ, metrics)
     except StoreError as error:
         print(f"orch: cannot open the state store: {error}", file=sys.stderr)
         return EXIT_FAILED
     try:
+        health = Health(orchestrator, environ=os.environ, version=version())
         server = build_server(
             OrchService(orchestrator),
             authenticate,
             scopes=security_policy(settings, paths).scopes,
             default_wait=settings.server.default_wait_seconds,
             auth=auth,
+            health=health,
         )
+        if on_server is not None:
+            on_server(server, metrics, health)
         return asyncio.run(_serve(orchestrator, server, transport, stop_on_eof=stop_on_eof))
     finally:
         os.close(lock.unwrap())

@@ -25,9 +25,12 @@ from starlette.middleware import Middleware
 from orch_core import Settings
 
 from ._credentials import load_verifier
+from ._health import Health
 from ._http import LOOPBACK_HOSTS, MCP_PATH, OrchTokenVerifier, ScopeGuard, http_authenticate
+from ._metrics import Metrics
+from ._monitoring_edge import add_monitoring_routes
 from ._paths import OrchPaths
-from ._serve import EXIT_CONFIG, EXIT_FAILED, MAX_STDIO_LINE_BYTES, run_server
+from ._serve import EXIT_CONFIG, EXIT_FAILED, MAX_STDIO_LINE_BYTES, run_server, server_metrics
 
 log = structlog.get_logger("orch.http")
 
@@ -71,9 +74,22 @@ def serve_http(
         return EXIT_FAILED
     bound_port = listener.getsockname()[1]
     base_url = (public_url or f"http://{_url_host(host)}:{bound_port}").rstrip("/")
-    auth = OrchTokenVerifier(verifier, time.time, base_url)
+    metrics = server_metrics(settings)
+    auth = OrchTokenVerifier(verifier, time.time, base_url, on_failure=metrics.auth_failure)
     scopes = verifier.policy.scopes
     metadata_url = f"{base_url}/.well-known/oauth-protected-resource{MCP_PATH}"
+
+    def monitoring(server: FastMCP, metrics: Metrics, health: Health) -> None:
+        # Only a server that is not reached through a proxy can tell a local client.
+        local_only = host in LOOPBACK_HOSTS and not allow_remote and public_url is None
+        add_monitoring_routes(
+            server,
+            metrics,
+            health,
+            trust_loopback=local_only,
+            scopes=scopes,
+            metadata_url=metadata_url,
+        )
 
     async def transport(server: FastMCP) -> None:
         app = server.http_app(
@@ -116,7 +132,9 @@ def serve_http(
             http_authenticate(verifier, time.time),
             transport,
             stop_on_eof=False,
+            metrics=metrics,
             auth=auth,
+            on_server=monitoring,
         )
     finally:
         listener.close()

@@ -1,14 +1,16 @@
-"""The MCP surface: eight tools, ``list_sessions``, and transcript resources.
+"""The MCP surface: eight tools, ``list_sessions``, transcript resources, and the
+server's metrics and health (:mod:`._monitoring_edge`).
 
 Handlers are thin and uniform: take the caller's principal, call the service,
-turn the ``Result`` into JSON or a ``ToolError``. Error mapping lives in one
-middleware (:mod:`._errors_edge`).
+turn the ``Result`` into JSON or a ``ToolError``. Cross-cutting work lives in
+middleware: telemetry (:mod:`._telemetry_edge`), error mapping
+(:mod:`._errors_edge`), the security context (:mod:`._auth_edge`).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,8 +33,11 @@ from orch_core import (
 from ._auth_edge import SecurityContext, current_principal
 from ._credentials import Authenticate
 from ._errors_edge import ErrorMapping, unwrap_or_raise
+from ._health import Health
+from ._monitoring_edge import add_monitoring_resources
 from ._schemas import output_schema, to_json
 from ._service import OrchService
+from ._telemetry_edge import Telemetry
 from ._tool_params import (
     AgentIdArg,
     AgentNameArg,
@@ -48,6 +53,7 @@ from ._tool_params import (
     SessionNameArg,
     WaitArg,
 )
+from ._version import version
 from ._waiting import Progress
 
 INSTRUCTIONS = """\
@@ -74,13 +80,6 @@ def _hints(
     )
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("orch")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def build_server(
     service: OrchService,
     authenticate: Authenticate,
@@ -88,23 +87,40 @@ def build_server(
     scopes: Mapping[str, str] = DEFAULT_ACTION_SCOPES,
     default_wait: float = 25.0,
     auth: AuthProvider | None = None,
+    health: Health | None = None,
 ) -> FastMCP:
     """The FastMCP server for ``service``.
 
     ``authenticate`` says who is calling (see ``_auth_edge``); ``scopes`` maps
-    each tool to the scope it needs, and every tool must be in it.
+    each tool to the scope it needs, and every tool must be in it. Metrics are
+    the orchestrator's; ``health`` defaults to one over the same orchestrator.
     """
+    orchestrator = service.orchestrator
+    metrics = orchestrator.metrics
+    health = health or Health(orchestrator, environ=os.environ, version=version())
+    metrics.watch(
+        started_at=health.started_at,
+        turns_running=lambda: sum(
+            1 for agent in orchestrator.state.agents.values() if agent.running_turn_id
+        ),
+        alive=orchestrator.live.alive,
+    )
     mcp = FastMCP(
         "orch",
         instructions=INSTRUCTIONS,
-        version=_version(),
+        version=version(),
         mask_error_details=True,
         # Strict: "yes" is not a boolean and "10" is not a number. A model that
         # sends the wrong type learns it from INVALID_ARGUMENT instead of having
         # its intent guessed.
         strict_input_validation=True,
-        # Outermost first: errors from the security check are mapped too.
-        middleware=[ErrorMapping(), SecurityContext(authenticate, scopes)],
+        # Outermost first: errors from the security check are mapped too, and
+        # telemetry counts the code the client finally sees.
+        middleware=[
+            Telemetry(metrics),
+            ErrorMapping(),
+            SecurityContext(authenticate, scopes, metrics.auth_failure),
+        ],
         on_duplicate="error",
         auth=auth,  # HTTP only: the bearer-token check (stdio uses `authenticate`)
     )
@@ -240,4 +256,5 @@ def build_server(
             raise ResourceError(str(found.failure()))
         return json.dumps(to_json(found.unwrap()))
 
+    add_monitoring_resources(mcp, metrics, health)
     return mcp

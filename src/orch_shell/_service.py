@@ -67,6 +67,10 @@ class OrchService:
     def __init__(self, orchestrator: Orchestrator) -> None:
         self._orch = orchestrator
 
+    @property
+    def orchestrator(self) -> Orchestrator:
+        return self._orch
+
     def _open(self) -> Result[None, OrchError]:
         if self._orch.accepting:
             return Success(None)

@@ -52,7 +52,7 @@ from ._store_codec import (
     session_from_row,
     turn_from_row,
 )
-from ._store_schema import SchemaTooNewError, migrate
+from ._store_schema import LATEST, SchemaTooNewError, migrate
 
 BUSY_TIMEOUT_MS: Final = 5_000
 _ARCHIVED: Final = ConversationStatus.ARCHIVED.value
@@ -68,10 +68,12 @@ class StoreError(Exception):
 class Store:
     """orch's state in one SQLite file. Safe to share between threads (calls are serialised)."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None) -> None:
         """Use :meth:`open`; this wraps a connection that is already configured."""
         self._db: sqlite3.Connection | None = connection
         self._lock = threading.Lock()
+        self.path = path
+        """The database file (health checks look at its disk)."""
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -97,7 +99,34 @@ class Store:
         except StoreError:
             db.close()
             raise
-        return cls(db)
+        return cls(db, path)
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> Store:
+        """Open an existing database for reading only (``orch status``; a live
+        server's WAL database is fine): no migration, and every write fails.
+
+        Raises :class:`StoreError` when the file is missing or unreadable, or its
+        schema is not this orch's (run ``orch serve`` once to migrate it).
+        """
+        try:
+            db = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the database {path}: {error}") from error
+        if version != LATEST:
+            db.close()
+            raise StoreError(
+                f"the database {path} has schema version {version}, this orch reads {LATEST}; "
+                "start `orch serve` once to migrate it, or upgrade orch"
+            )
+        return cls(db, path)
 
     def close(self) -> None:
         """Close the file; later calls raise :class:`StoreError`. Closing twice is fine."""
@@ -140,6 +169,24 @@ class Store:
                     f"could not record {type(events[0]).__name__} and {len(events) - 1} more "
                     f"event(s); nothing was recorded ({type(error).__name__})"
                 ) from error
+
+    def probe_write(self) -> None:
+        """Check that a write transaction can start and write, then roll it back.
+
+        Nothing is changed. Raises :class:`StoreError` when the database is closed,
+        read-only, locked past the busy timeout, or otherwise unwritable.
+        """
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    # Matches no row, but still needs the write lock and a writable file.
+                    db.execute("DELETE FROM sessions WHERE 0")
+                finally:
+                    db.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                raise StoreError(f"the database cannot be written: {error}") from error
 
     def load(self) -> State:
         """The whole state, read in one snapshot."""

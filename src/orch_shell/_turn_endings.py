@@ -37,5 +37,6 @@ def end_turn_command(turn_id: TurnId, report: TurnReport, *, now: float) -> EndT
             for d in report.permission_denials
         ),
         claude_session_id=_clean(report.claude_session_id),
+        models=report.models,
     )
     return EndTurn(turn_id=turn_id, now=now, outcome=outcome)

@@ -101,6 +101,10 @@ class LiveTurns:
     def live_ids(self) -> list[TurnId]:
         return list(self._handles)
 
+    def alive(self) -> int:
+        """How many turn processes have not been reaped yet."""
+        return sum(1 for handle in self._handles.values() if not handle.done)
+
     async def stop(self, turn_ids: list[TurnId]) -> dict[TurnId, TurnReport]:
         """Stop these turns' process groups (TERM, grace, KILL), all at once."""
         handles = {t: self._handles[t] for t in turn_ids if t in self._handles}

@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 
 from returns.pipeline import is_successful
 
@@ -25,6 +24,7 @@ from ._local_issuer import ensure_local_credentials
 from ._logging import configure_logging
 from ._paths import OrchPaths, resolve_paths
 from ._token_cli import add_token_commands
+from ._version import version
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orch", description="Run a team of Claude Code agents from Claude Desktop."
     )
-    parser.add_argument("--version", action="version", version=f"orch {_version()}")
+    parser.add_argument("--version", action="version", version=f"orch {version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     parsers: dict[str, argparse.ArgumentParser] = {}
     for name, function, summary in (
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         ("init", _init, "create the data directory, orch.toml, keys and your token"),
         ("claude-desktop-config", _desktop, "print the entry for claude_desktop_config.json"),
         ("doctor", _doctor, "check the setup and say how to fix what is wrong"),
+        ("status", _status, "show sessions, agents, running turns, cost and health"),
     ):
         parsers[name] = commands.add_parser(name, help=summary, description=summary)
         parsers[name].set_defaults(command=function)
@@ -84,13 +85,6 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     )
 
 
-def _version() -> str:
-    try:
-        return metadata.version("orch")
-    except metadata.PackageNotFoundError:  # running from a source tree, not installed
-        return "unknown"
-
-
 def _config_error(message: str) -> int:
     print(f"orch: config error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -101,7 +95,10 @@ def _serve(paths: OrchPaths, environ: Mapping[str, str], arguments: argparse.Nam
     if not is_successful(loaded):
         return _config_error(loaded.failure().describe())
     settings = loaded.unwrap()
-    configure_logging(settings.server.log_level)
+    try:
+        configure_logging(settings.server.log_level, settings.server.log_file)
+    except OSError as error:
+        return _config_error(f"server.log_file: cannot open {settings.server.log_file}: {error}")
     # Imported here: they pull in FastMCP (slow, and absent from `orch doctor`'s needs).
     if arguments.http:
         from orch_shell._serve_http import serve_http  # noqa: PLC0415
@@ -164,3 +161,9 @@ def _doctor(paths: OrchPaths, environ: Mapping[str, str], _arguments: argparse.N
     for check in checks:
         print(check.render())
     return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
+
+
+def _status(paths: OrchPaths, environ: Mapping[str, str], _arguments: argparse.Namespace) -> int:
+    from ._status_cli import run_status  # noqa: PLC0415 - only this command needs it
+
+    return run_status(paths, environ)

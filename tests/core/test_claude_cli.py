@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from orch_core._claude_cli import (
     Activity,
+    ModelUsage,
     PermissionDenial,
     StreamParser,
     TurnReport,
@@ -288,3 +289,56 @@ def test_no_orch_name_or_claudecode_ever_reaches_an_agent(
 ) -> None:
     env = agent_environment(environ, extra_names=[*extra, *environ])
     assert not [name for name in env if name.startswith("ORCH_") or name == "CLAUDECODE"]
+
+
+def test_each_fixture_turn_reports_its_cost_and_tokens_by_model() -> None:
+    _, _, first = run(lines_of("01-reply.jsonl"))
+    _, _, second = run(lines_of("02-resume.jsonl"))
+    assert first.models == (
+        ModelUsage(model="claude-opus-5-5", cost_usd=0.005208, usage=first.usage),
+    )
+    # On resume the per-model numbers are this turn's, not the conversation's.
+    assert second.models == (
+        ModelUsage(
+            model="claude-opus-5-5",
+            cost_usd=0.00522,
+            usage=Usage(input_tokens=1245, output_tokens=12),
+        ),
+    )
+
+
+def test_without_per_model_usage_the_turn_goes_on_the_model_init_named() -> None:
+    init = {"type": "system", "subtype": "init", "session_id": "s", "model": "claude-haiku-9"}
+    result = {"type": "result", "is_error": False, "result": "ok", "total_cost_usd": 0.5,
+              "usage": {"input_tokens": 3, "output_tokens": 4}}  # fmt: skip
+    report = run([json.dumps(init).encode(), json.dumps(result).encode()])[2]
+    assert report.models == (
+        ModelUsage(
+            model="claude-haiku-9", cost_usd=0.5, usage=Usage(input_tokens=3, output_tokens=4)
+        ),
+    )
+
+
+def test_a_turn_without_a_result_has_no_model_costs() -> None:
+    assert run(lines_of("01-reply.jsonl")[:1], exit_code=1)[2].models == ()
+
+
+@given(
+    since=st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.fixed_dictionaries(
+            {
+                "costUSD": st.floats(min_value=0, max_value=1e6),
+                "inputTokens": st.integers(min_value=0, max_value=10**9),
+            }
+        ),
+        max_size=4,
+    )
+)
+def test_the_model_costs_add_up_to_the_turn_cost(since: dict[str, dict[str, object]]) -> None:
+    event = {"type": "result", "is_error": False, "result": "ok", "total_cost_usd": 99.0,
+             "model_usage_since_last_result": since}  # fmt: skip
+    report = run([json.dumps(event).encode()])[2]
+    assert sum(m.cost_usd for m in report.models) == pytest.approx(report.cost_usd)
+    assert len(report.models) == len(since)
+    assert all(m.model for m in report.models)

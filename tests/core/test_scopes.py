@@ -17,6 +17,7 @@ from orch_core import (
     AGENTS_WRITE,
     ALL_SCOPES,
     DEFAULT_ACTION_SCOPES,
+    METRICS_READ,
     SESSIONS_READ,
     SESSIONS_WRITE,
     ErrorCode,
@@ -41,7 +42,7 @@ def _denied_scope(principal: Principal, action: str, **options: object) -> str:
     return named[0]
 
 
-def test_the_default_table_covers_every_tool_and_transcript_reads() -> None:
+def test_the_default_table_covers_every_tool_transcript_and_metrics_reads() -> None:
     assert (
         sorted(
             [
@@ -52,6 +53,7 @@ def test_the_default_table_covers_every_tool_and_transcript_reads() -> None:
                 "delete_session",
                 "get_session_status",
                 "list_sessions",
+                "read_metrics",
                 "read_resource",
                 "send_message_to_agent",
                 "start_new_agent_conversation",
@@ -64,6 +66,7 @@ def test_the_default_table_covers_every_tool_and_transcript_reads() -> None:
         SESSIONS_WRITE,
         AGENTS_WRITE,
         AGENTS_MESSAGE,
+        METRICS_READ,
     }
 
 

@@ -53,7 +53,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert settings.claude.stderr_tail_bytes == 8_192
     assert settings.claude.env_passthrough == ()
     assert settings.server == ServerSettings(
-        allowed_roots=(), log_level="info", default_wait_seconds=25.0
+        allowed_roots=(), log_level="info", default_wait_seconds=25.0, log_file="", metrics=True
     )
     assert settings.auth is None  # the local issuer made by `orch init`
 
@@ -125,6 +125,7 @@ def test_every_field_has_a_description_for_the_template() -> None:
         ({"server": {"allowed_roots": ["relative/dir"]}}, "server.allowed_roots", "absolute"),
         ({"server": {"allowed_roots": ["~/code"]}}, "server.allowed_roots", "absolute"),
         ({"server": {"default_wait_seconds": 0}}, "server.default_wait_seconds", "greater than 0"),
+        ({"server": {"log_file": "orch.log"}}, "server.log_file", "absolute"),
     ],
 )
 def test_each_range_check_names_its_dotted_key(
@@ -147,6 +148,8 @@ def test_each_range_check_names_its_dotted_key(
         ({"claude": {"command": ["claude", 3]}}, "claude.command", "list of strings"),
         ({"server": {"allowed_roots": "/tmp"}}, "server.allowed_roots", "list of strings"),
         ({"server": {"log_level": 10}}, "server.log_level", "string"),
+        ({"server": {"metrics": "no"}}, "server.metrics", "true or false"),
+        ({"server": {"metrics": 0}}, "server.metrics", "true or false"),
         ({"claude": 5}, "claude", "table"),
         ({"auth": "https://idp.example/"}, "auth", "table"),
         ({"auth": {"issuer": ["i"], "audience": "a"}}, "auth.issuer", "string"),
@@ -213,6 +216,8 @@ settings_strategy = st.builds(
         allowed_roots=st.lists(_roots, max_size=3).map(tuple),
         log_level=st.sampled_from(["debug", "info", "warning", "error"]),
         default_wait_seconds=_seconds,
+        log_file=st.just("") | _roots,
+        metrics=st.booleans(),
     ),
     claude=st.builds(
         ClaudeSettings,

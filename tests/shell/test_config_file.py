@@ -95,7 +95,7 @@ def test_rendered_template_uncommented_equals_the_defaults() -> None:
     valid setting equal to its default."""
     sections, _ = _sections_and_auth()
     uncommented = [SETTING_LINE.sub(r"\1", line) for line in sections]
-    assert sum(1 for line in sections if SETTING_LINE.match(line)) == 17  # every field
+    assert sum(1 for line in sections if SETTING_LINE.match(line)) == 19  # every field
     data = tomllib.loads("\n".join(uncommented))
     assert len(data["claude"]) == 8
     assert "auth" not in data
