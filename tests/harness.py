@@ -192,6 +192,24 @@ def authenticate_as(world: World, principal: Principal) -> Authenticate:
     return stdio_credentials(world.verifier(), {"ORCH_TOKEN": world.token(principal)}).unwrap()
 
 
+async def new_agent(
+    client: Client[Any], world: World, *, session: str = "s", agent: str = "a"
+) -> tuple[str, str]:
+    """Create session ``session`` on the world's project with agent ``agent``: their ids."""
+    created = structured(
+        await client.call_tool("create_session", {"name": session, "root_path": str(world.project)})
+    )
+    session_id = str(created["session_id"])
+    made = await client.call_tool("create_agent", {"session_id": session_id, "name": agent})
+    return session_id, str(structured(made)["agent_id"])
+
+
+async def send(client: Client[Any], agent_id: str, message: str, wait: float) -> dict[str, Any]:
+    """``send_message_to_agent``'s JSON (the call must not be a tool error)."""
+    arguments = {"agent_id": agent_id, "message": message, "wait_seconds": wait}
+    return structured(await client.call_tool("send_message_to_agent", arguments))
+
+
 def structured(result: Any) -> dict[str, Any]:
     """The JSON object a tool returned (structured content, else its text)."""
     if getattr(result, "structured_content", None) is not None:

@@ -164,16 +164,21 @@ class ScopeGuard:
         return next((scope for scope in needed if scope not in granted), None)
 
     def _forbidden(self, missing: str) -> Response:
-        description = f"PERMISSION_DENIED: this call needs the scope {missing!r}"
-        challenge = (
-            f'Bearer error="insufficient_scope", scope="{missing}", '
-            f'resource_metadata="{self.metadata_url}", error_description="{description}"'
-        )
-        return JSONResponse(
-            {"error": "insufficient_scope", "error_description": description},
-            status_code=403,
-            headers={"WWW-Authenticate": challenge},
-        )
+        return insufficient_scope(missing, "this call", self.metadata_url)
+
+
+def insufficient_scope(missing: str, what: str, metadata_url: str) -> Response:
+    """The 403 step-up answer (RFC 6750 §3.1): ``what`` needs the scope ``missing``."""
+    description = f"PERMISSION_DENIED: {what} needs the scope {missing!r}"
+    challenge = (
+        f'Bearer error="insufficient_scope", scope="{missing}", '
+        f'resource_metadata="{metadata_url}", error_description="{description}"'
+    )
+    return JSONResponse(
+        {"error": "insufficient_scope", "error_description": description},
+        status_code=403,
+        headers={"WWW-Authenticate": challenge},
+    )
 
 
 def _action(body: bytes) -> tuple[str | None, bool]:

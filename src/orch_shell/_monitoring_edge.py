@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from orch_core import ADMIN_SCOPE, READ_METRICS, ErrorCode, HealthStatus, required_scopes
 
 from ._health import Health, health_json
+from ._http import insufficient_scope
 from ._metrics import Metrics
 from ._telemetry_edge import HEALTH_URI, METRICS_URI
 
@@ -104,16 +105,7 @@ def _refusal(
     if ADMIN_SCOPE in granted or all(scope in granted for scope in needed):
         return None
     missing = next(scope for scope in needed if scope not in granted)
-    description = f"PERMISSION_DENIED: reading the metrics needs the scope {missing!r}"
-    challenge = (
-        f'Bearer error="insufficient_scope", scope="{missing}", '
-        f'resource_metadata="{metadata_url}", error_description="{description}"'
-    )
-    return JSONResponse(
-        {"error": "insufficient_scope", "error_description": description},
-        status_code=403,
-        headers={"WWW-Authenticate": challenge},
-    )
+    return insufficient_scope(missing, "reading the metrics", metadata_url)
 
 
 def _is_local(request: Request) -> bool:

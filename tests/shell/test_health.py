@@ -15,7 +15,7 @@ from fastmcp import Client
 from orch_shell._health import stuck_limit
 from orch_shell._store import Store
 from tests.fake_claude import VERSION
-from tests.harness import in_memory, make_world, structured, test_settings
+from tests.harness import in_memory, make_world, new_agent, send, test_settings
 from tests.shell.test_metrics import OPERATOR
 
 
@@ -97,20 +97,8 @@ async def test_a_turn_running_past_its_timeout_is_degraded(tmp_path: Path) -> No
         client,
         _,
     ):
-        session = structured(
-            await client.call_tool("create_session", {"name": "s", "root_path": str(world.project)})
-        )
-        agent = structured(
-            await client.call_tool(
-                "create_agent", {"session_id": session["session_id"], "name": "a"}
-            )
-        )
-        sent = structured(
-            await client.call_tool(
-                "send_message_to_agent",
-                {"agent_id": agent["agent_id"], "message": "#hang", "wait_seconds": 0},
-            )
-        )
+        _, agent_id = await new_agent(client, world)
+        sent = await send(client, agent_id, "#hang", wait=0)
         health = await read_health(client)
     assert health["status"] == "degraded", health
     assert statuses(health)["stuck_turns"] == "degraded"

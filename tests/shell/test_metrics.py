@@ -29,6 +29,8 @@ from tests.harness import (
     World,
     in_memory,
     make_world,
+    new_agent,
+    send,
     structured,
     test_settings,
 )
@@ -238,21 +240,8 @@ async def test_a_timed_out_turn_is_counted_as_timeout(tmp_path: Path) -> None:
     world = make_world(tmp_path)
     settings = test_settings(world, turn_timeout_seconds=1.0)
     async with in_memory(world, settings, principal=OPERATOR) as (client, _):
-        project = str(world.project)
-        session = structured(
-            await client.call_tool("create_session", {"name": "s", "root_path": project})
-        )
-        agent = structured(
-            await client.call_tool(
-                "create_agent", {"session_id": session["session_id"], "name": "a"}
-            )
-        )
-        sent = structured(
-            await client.call_tool(
-                "send_message_to_agent",
-                {"agent_id": agent["agent_id"], "message": "#hang", "wait_seconds": 20},
-            )
-        )
+        _, agent_id = await new_agent(client, world)
+        sent = await send(client, agent_id, "#hang", wait=20)
         found = await read_metrics(client)
     assert (sent["turn_status"], sent["error_code"]) == ("timeout", "TURN_TIMEOUT")
     assert value(found, "orch_turns_total", status="timeout") == 1

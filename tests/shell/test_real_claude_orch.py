@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import World, in_memory, make_world, structured, test_settings
+from tests.harness import (
+    World,
+    in_memory,
+    make_world,
+    new_agent,
+    send,
+    structured,
+    test_settings,
+)
 from tests.npm_bins import real_claude
 
 pytestmark = [pytest.mark.real_claude, pytest.mark.timeout(120)]
@@ -30,32 +38,18 @@ async def test_a_logged_out_cli_fails_the_turn_and_leaves_the_agent_idle(world: 
     assert not (world.home / ".claude").exists(), "the agent's HOME must hold no login"
     settings = test_settings(world, command=(str(claude),))
     async with in_memory(world, settings=settings) as (client, _orchestrator):
-        session = structured(
-            await client.call_tool(
-                "create_session", {"name": "real", "root_path": str(world.project)}
-            )
-        )
-        agent = structured(
-            await client.call_tool(
-                "create_agent", {"session_id": session["session_id"], "name": "solo"}
-            )
-        )
-        sent = structured(
-            await client.call_tool(
-                "send_message_to_agent",
-                {"agent_id": agent["agent_id"], "message": "Say hello.", "wait_seconds": 60},
-            )
-        )
+        session_id, agent_id = await new_agent(client, world, session="real", agent="solo")
+        sent = await send(client, agent_id, "Say hello.", wait=60)
         assert sent["status"] == "failed", sent
         assert sent["error_code"] == "TURN_FAILED", sent
         assert "Not logged in" in (sent["error"] or ""), sent
         assert sent["reply"] is None, sent
 
         status = structured(
-            await client.call_tool("get_session_status", {"session_id": session["session_id"]})
+            await client.call_tool("get_session_status", {"session_id": session_id})
         )
     (seen,) = status["agents"]
-    assert seen["agent_id"] == agent["agent_id"]
+    assert seen["agent_id"] == agent_id
     assert seen["state"] == "idle"
     assert seen["current_turn"] is None
     last = seen["last_reply"]
