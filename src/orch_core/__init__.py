@@ -103,6 +103,7 @@ from ._scopes import (
     SESSIONS_READ,
     SESSIONS_WRITE,
     authorize,
+    missing_scope,
     required_scopes,
 )
 from ._security import LOCAL_AUDIENCE, LOCAL_ISSUER, SecurityPolicy, local_policy
@@ -237,6 +238,7 @@ __all__ = [
     "iso",
     "list_sessions",
     "local_policy",
+    "missing_scope",
     "overall",
     "principal_from_claims",
     "replay",

@@ -14,7 +14,7 @@ PERMISSION_DENIED: create_session needs the scope 'sessions:write', which your t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -90,6 +90,28 @@ def required_scopes(
     return (scope,)
 
 
+def missing_scope(
+    granted: Collection[str],
+    action: str,
+    *,
+    with_message: bool = False,
+    table: Mapping[str, str] = DEFAULT_ACTION_SCOPES,
+) -> str | None:
+    """The first scope ``action`` needs that ``granted`` lacks (None: it may act).
+
+    ``orch:admin`` may do anything.
+
+    >>> missing_scope({"agents:write"}, "start_new_agent_conversation", with_message=True)
+    'agents:message'
+    >>> missing_scope({ADMIN_SCOPE}, "delete_session") is None
+    True
+    """
+    if ADMIN_SCOPE in granted:
+        return None
+    needed = required_scopes(action, with_message=with_message, table=table)
+    return next((scope for scope in needed if scope not in granted), None)
+
+
 def authorize(
     principal: Principal,
     action: str,
@@ -99,14 +121,12 @@ def authorize(
 ) -> Result[Principal, OrchError]:
     """``principal`` if it may perform ``action``, else ``PERMISSION_DENIED`` naming
     the first scope it lacks."""
-    if principal.is_admin:
+    scope = missing_scope(principal.scopes, action, with_message=with_message, table=table)
+    if scope is None:
         return Success(principal)
-    for scope in required_scopes(action, with_message=with_message, table=table):
-        if scope not in principal.scopes:
-            return Failure(
-                OrchError(
-                    code=ErrorCode.PERMISSION_DENIED,
-                    message=f"{action} needs the scope {scope!r}, which your token does not grant",
-                )
-            )
-    return Success(principal)
+    return Failure(
+        OrchError(
+            code=ErrorCode.PERMISSION_DENIED,
+            message=f"{action} needs the scope {scope!r}, which your token does not grant",
+        )
+    )

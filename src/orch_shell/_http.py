@@ -32,7 +32,7 @@ from orch_core import (
     AuthFailure,
     AuthFailureReason,
     Principal,
-    required_scopes,
+    missing_scope,
 )
 
 from ._auth_edge import resource_action
@@ -158,10 +158,9 @@ class ScopeGuard:
 
     def _missing(self, body: bytes, granted: set[str]) -> str | None:
         action, with_message = _action(body)
-        if action is None or "orch:admin" in granted:
+        if action is None:
             return None
-        needed = required_scopes(action, with_message=with_message, table=self.scopes)
-        return next((scope for scope in needed if scope not in granted), None)
+        return missing_scope(granted, action, with_message=with_message, table=self.scopes)
 
     def _forbidden(self, missing: str) -> Response:
         return insufficient_scope(missing, "this call", self.metadata_url)

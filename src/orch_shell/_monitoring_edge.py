@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from orch_core import ADMIN_SCOPE, READ_METRICS, ErrorCode, HealthStatus, required_scopes
+from orch_core import READ_METRICS, ErrorCode, HealthStatus, missing_scope
 
 from ._health import Health, health_json
 from ._http import insufficient_scope
@@ -100,11 +100,9 @@ def _refusal(
             status_code=401,
             headers={"WWW-Authenticate": challenge},
         )
-    granted = set(access.scopes)
-    needed = required_scopes(READ_METRICS, table=scopes)
-    if ADMIN_SCOPE in granted or all(scope in granted for scope in needed):
+    missing = missing_scope(set(access.scopes), READ_METRICS, table=scopes)
+    if missing is None:
         return None
-    missing = next(scope for scope in needed if scope not in granted)
     return insufficient_scope(missing, "reading the metrics", metadata_url)
 
 
