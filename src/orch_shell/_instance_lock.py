@@ -17,9 +17,14 @@ from pathlib import Path
 from returns.result import Failure, Result, Success
 
 
+def lock_path(home: Path) -> Path:
+    """The lock file of the data folder ``home``; it holds the serving pid."""
+    return home / "orch.lock"
+
+
 def acquire(home: Path) -> Result[int, str]:
     """The locked file descriptor (keep it open), or why the lock is taken."""
-    path = home / "orch.lock"
+    path = lock_path(home)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -31,6 +31,7 @@ from orch_core import (
 from ._audit_hooks import audit_check
 from ._config_file import load_settings
 from ._health import claude_check, disk_check, store_readable_check, stuck_limit
+from ._instance_lock import lock_path
 from ._paths import OrchPaths
 from ._store import Store, StoreError
 from ._version import version
@@ -81,7 +82,7 @@ def run_status(paths: OrchPaths, environ: Mapping[str, str]) -> int:
 
 def running_server(home: Path) -> int | None:
     """The pid of the ``orch serve`` holding ``home``'s lock, if one runs."""
-    lock = home / "orch.lock"
+    lock = lock_path(home)
     try:
         text = lock.read_text(encoding="ascii", errors="replace").strip()
         written = lock.stat().st_mtime
