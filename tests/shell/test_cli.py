@@ -21,10 +21,21 @@ def _env(home: Path, path: str, **extra: str) -> dict[str, str]:
     return {**keep, "ORCH_HOME": str(home), "PATH": path, **extra}
 
 
-def _orch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end with stdin closed (``serve`` then stops at EOF)."""
     return subprocess.run(
-        [str(ORCH), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
+
+
+def _orch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run([str(ORCH), *args], env)
 
 
 def _executable(path: Path, text: str) -> Path:
@@ -91,26 +102,12 @@ def test_claude_desktop_config_entry_works_with_only_its_own_env(
     assert all(Path(entry).is_absolute() for entry in env["PATH"].split(os.pathsep))
 
     assert _orch("init", env=_env(home, fake_path)).returncode == 0
-    doctor = subprocess.run(
-        [server["command"], *server["args"][:-1], "doctor"],
-        env=env,  # nothing else: no HOME, no user PATH
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    # Nothing but the entry's env: no HOME, no user PATH.
+    doctor = _run([server["command"], *server["args"][:-1], "doctor"], env)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
     assert VERSION_LINE in doctor.stdout
     # And the server itself starts, authenticated by the token file, and stops at EOF.
-    served = subprocess.run(
-        [server["command"], *server["args"]],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    served = _run([server["command"], *server["args"]], env)
     assert served.returncode == 0, served.stderr
     assert served.stdout == ""
 
@@ -227,15 +224,7 @@ def test_logging_goes_to_stderr_as_json_never_stdout() -> None:
 def test_serve_logs_only_json_to_stderr_and_nothing_to_stdout(home: Path) -> None:
     """With stdin closed at once, serve starts and stops; every stderr line is JSON."""
     assert _orch("init", env=_env(home, os.defpath)).returncode == 0
-    result = subprocess.run(
-        [str(ORCH), "serve"],
-        env=_env(home, os.defpath, ORCH_TOKEN_FILE=str(home / "token")),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _orch("serve", env=_env(home, os.defpath, ORCH_TOKEN_FILE=str(home / "token")))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     records = [json.loads(line) for line in result.stderr.splitlines()]
