@@ -95,13 +95,13 @@ def serve_stdio(settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
     """Run the stdio server until EOF or a signal; the process exit code."""
     from ._stdio import serve_stdio_transport  # noqa: PLC0415 - only this transport needs it
 
-    credentials = load_verifier(settings, paths).bind(
-        lambda verifier: stdio_credentials(verifier, environ)
-    )
+    verifier = load_verifier(settings, paths)
+    credentials = verifier.bind(lambda loaded: stdio_credentials(loaded, environ))
     if isinstance(credentials, Failure):
         print(f"orch: cannot start: {credentials.failure()}", file=sys.stderr)
         return EXIT_CONFIG
     authenticate = credentials.unwrap()
+    log.info("verifying tokens", how=verifier.unwrap().describe())
 
     async def transport(server: FastMCP) -> None:
         log.info("serving on stdio", pid=os.getpid())

@@ -67,6 +67,7 @@ def serve_http(
         print(f"orch: cannot start: {loaded.failure()}", file=sys.stderr)
         return EXIT_CONFIG
     verifier = loaded.unwrap()
+    log.info("verifying tokens", how=verifier.describe())
     try:
         listener = _bind(host, port)
     except OSError as error:
