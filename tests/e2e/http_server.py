@@ -20,20 +20,12 @@ from typing import Any
 
 import attrs
 
+from tests.e2e.raw_client import INITIALIZE
 from tests.harness import ORCH_BIN, World
 
-MCP_ACCEPT = "application/json, text/event-stream"
+__all__ = ["INITIALIZE", "HttpServer", "http_server"]
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "orch-tests", "version": "1"},
-    },
-}
+MCP_ACCEPT = "application/json, text/event-stream"
 
 
 @attrs.define

@@ -17,6 +17,20 @@ from tests.harness import ORCH_BIN, World
 
 PROTOCOL = "2025-11-25"
 
+INITIALIZE_PARAMS: dict[str, Any] = {
+    "protocolVersion": PROTOCOL,
+    "capabilities": {},
+    "clientInfo": {"name": "orch-tests", "version": "0"},
+}
+"""The legacy handshake's ``initialize`` parameters, as Claude Desktop sends them."""
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": INITIALIZE_PARAMS,
+}
+"""The whole ``initialize`` request, for tests that write raw JSON-RPC."""
+
 
 class RawServer:
     """``orch serve`` as a child process, with a line-by-line JSON-RPC client."""
@@ -54,14 +68,7 @@ class RawServer:
                 return message
 
     def initialize(self) -> dict[str, Any]:
-        answer = self.request(
-            "initialize",
-            {
-                "protocolVersion": PROTOCOL,
-                "capabilities": {},
-                "clientInfo": {"name": "orch-tests", "version": "0"},
-            },
-        )
+        answer = self.request("initialize", INITIALIZE_PARAMS)
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         return answer
 

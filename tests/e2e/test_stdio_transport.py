@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.raw_client import RawServer
+from tests.e2e.raw_client import INITIALIZE, RawServer
 from tests.harness import make_world
 
 
@@ -76,16 +76,7 @@ def test_requests_written_just_before_eof_are_still_answered(tmp_path: Path) -> 
 
     world = make_world(tmp_path)
     lines = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "0"},
-            },
-        },
+        INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {
             "jsonrpc": "2.0",
