@@ -46,9 +46,12 @@ typecheck: $(STAMP)
 test: $(STAMP) $(NPM_STAMP) lint typecheck
 	$(BIN)/pytest -q
 
-## Benchmarks: metrics overhead per call (writes bench/results.json).
+## Benchmarks: metrics overhead per call, audit appends and verify, fairness under a flood
+## (writes bench/results.json).
 bench: $(STAMP)
 	$(BIN)/python bench/bench_metrics_overhead.py
+	$(BIN)/python bench/bench_audit.py
+	$(BIN)/python bench/bench_fairness.py
 
 clean:
 	rm -rf $(VENV) tests/node_modules .mypy_cache .ruff_cache

@@ -32,12 +32,13 @@ from orch_core import (
     Settings,
     local_policy,
 )
+from orch_shell._audit_log import AuditLog, open_audit_log
 from orch_shell._credentials import Authenticate, stdio_credentials
 from orch_shell._health import Health
 from orch_shell._keys import create_key_pair, load_private_key, mint_token, write_private_text
 from orch_shell._metrics import Metrics
 from orch_shell._orchestrator import Orchestrator
-from orch_shell._paths import resolve_paths
+from orch_shell._paths import OrchPaths, resolve_paths
 from orch_shell._serve import policy_for
 from orch_shell._server import build_server
 from orch_shell._service import OrchService
@@ -115,6 +116,15 @@ class World:
             client_id=principal.client_id,
         )
 
+    @property
+    def paths(self) -> OrchPaths:
+        return resolve_paths({"ORCH_HOME": str(self.data)})
+
+    def audit_log(self, store: Store, settings: Settings | None = None) -> AuditLog:
+        """The audit log a server in this world keeps in ``store``."""
+        audit = (settings or Settings()).audit
+        return open_audit_log(store, audit, self.paths, time.time)
+
     def verifier(self) -> JwtVerifier:
         """The verifier a server in this world uses (the local policy)."""
         paths = resolve_paths({"ORCH_HOME": str(self.data)})
@@ -153,6 +163,8 @@ async def in_memory(
     *,
     store: Store | None = None,
     health_clock: Callable[[], float] = time.time,
+    audited: bool = True,
+    authenticate: Authenticate | None = None,
     **client: Any,
 ) -> AsyncIterator[tuple[Client[Any], Orchestrator]]:
     """An orchestrator on a real store in ``world.data`` and a FastMCP client on it,
@@ -161,6 +173,8 @@ async def in_memory(
     ``environ`` is the server's environment (default: HOME and PATH only); agents get
     the allow-listed part of it. ``store`` replaces the data dir's (a read-only one,
     say); ``health_clock`` is the clock health checks read (a turn is stuck by it).
+    The audit log is on (in the store, checkpoints beside it) unless ``audited`` is false.
+    ``authenticate`` replaces ``principal``'s token (to switch callers mid-test).
     """
     settings = settings or test_settings(world)
     env = {"HOME": str(world.home), "PATH": os.environ.get("PATH", "")}
@@ -175,10 +189,13 @@ async def in_memory(
         live=live,
         clock=time.time,
         metrics=Metrics(version="test"),
+        audit=world.audit_log(store, settings) if audited else None,
     )
     health = Health(orchestrator, environ=env, version="test", clock=health_clock)
     server = build_server(
-        OrchService(orchestrator), authenticate_as(world, principal), health=health
+        OrchService(orchestrator),
+        authenticate or authenticate_as(world, principal),
+        health=health,
     )
     try:
         async with Client(server, **client) as session:

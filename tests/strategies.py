@@ -9,6 +9,7 @@ byte over the limit"), never by re-running the rule under test.
 
 from __future__ import annotations
 
+import itertools
 import string
 
 from hypothesis import strategies as st
@@ -26,7 +27,9 @@ from orch_core import (
     PathFacts,
     Policy,
     Principal,
+    RateRule,
     SecurityPolicy,
+    TokenBucket,
     TurnStatus,
 )
 
@@ -42,6 +45,9 @@ SMALL_LIMITS = Limits(
     max_role_bytes=32,
     max_name_chars=16,
     max_description_bytes=32,
+    max_running_turns=3,
+    max_running_turns_per_principal=2,
+    max_agents_total=7,
 )
 
 #: A policy whose limits a short random command sequence can reach.
@@ -60,6 +66,9 @@ def policies() -> st.SearchStrategy[Policy]:
         max_role_bytes=st.integers(8, 64),
         max_name_chars=st.integers(4, 32),
         max_description_bytes=st.integers(8, 64),
+        max_running_turns=st.integers(1, 4),
+        max_running_turns_per_principal=st.integers(1, 4),
+        max_agents_total=st.integers(1, 16),
     )
     return st.builds(
         Policy,
@@ -303,6 +312,42 @@ def final_statuses() -> st.SearchStrategy[TurnStatus]:
     return st.sampled_from(FINAL_STATUSES)
 
 
+# -- rate limits --------------------------------------------------------------
+
+
+def rate_rules() -> st.SearchStrategy[RateRule]:
+    """Limited rules: 1-6000 calls a minute (up to 100 a second), bursts of 1-50,
+    small bursts often (they are the easiest to overrun)."""
+    bursts = st.one_of(st.integers(1, 4), st.integers(1, 50))
+    return st.builds(RateRule, per_minute=st.integers(1, 6000), burst=bursts)
+
+
+def call_times(start: float = 1_000.0) -> st.SearchStrategy[list[float]]:
+    """Times of calls as a clock reports them: mostly forward, often several calls at
+    the same instant, pauses long enough to refill any bucket, and sometimes a step
+    back. Steps are whole microseconds, so sums stay exact enough to compare windows."""
+    seconds = st.integers(1, 120_000_000).map(lambda us: us / 1e6)
+    step = st.one_of(
+        st.just(0.0),
+        st.just(0.0),
+        st.integers(1, 100_000).map(lambda us: us / 1e6),
+        seconds,
+        seconds.map(lambda back: -back / 20),
+    )
+    return st.lists(step, min_size=1, max_size=120).map(
+        lambda steps: list(itertools.accumulate(steps, initial=start))[1:]
+    )
+
+
+def buckets(rule: RateRule, around: float = 1_000.0) -> st.SearchStrategy[TokenBucket]:
+    """Any state a bucket of ``rule`` can be in: 0..burst tokens, seen near ``around``."""
+    return st.builds(
+        TokenBucket,
+        tokens=st.floats(0, rule.burst),
+        updated_at=st.floats(around - 100, around + 100),
+    )
+
+
 # -- tokens and security policies --------------------------------------------
 
 
@@ -364,3 +409,17 @@ def security_policies() -> st.SearchStrategy[SecurityPolicy]:
             },
         ),
     )
+
+
+# -- audit ----------------------------------------------------------------------
+
+
+def audit_bodies() -> st.SearchStrategy[dict[str, object]]:
+    """Record bodies: JSON without floats (any text, lone surrogates included)."""
+    scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=12)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+        max_leaves=6,
+    )
+    return st.dictionaries(st.text(max_size=8), values, max_size=4)

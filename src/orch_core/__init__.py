@@ -7,6 +7,21 @@ shell (``orch_shell``) supplies time, ids, file-system facts and processes.
 """
 
 from ._access import find_agent, find_session
+from ._audit import (
+    GENESIS,
+    AuditKind,
+    ChainHead,
+    Checkpoint,
+    SealedRecord,
+    canonical_json,
+    checkpoint_message,
+    micros,
+    record_hash,
+    seal,
+)
+from ._audit_bodies import changed_ids, redact_arguments
+from ._audit_settings import AuditSettings
+from ._audit_verify import ChainBreak, ChainSummary, StoredRecord, verify_log
 from ._claims import AuthFailure, AuthFailureReason, principal_from_claims, still_valid
 from ._claude_cli import (
     Activity,
@@ -91,6 +106,19 @@ from ._model import (
     check_invariants,
 )
 from ._queries import agent_view, deleted_view, list_sessions, session_status
+from ._rate_limit import (
+    READ_ACTIONS,
+    RateLimited,
+    RateRule,
+    TokenBucket,
+    ToolClass,
+    available,
+    full_bucket,
+    is_full,
+    rate_rule,
+    take,
+    tool_class,
+)
 from ._rules import Policy
 from ._scopes import (
     AGENTS_MESSAGE,
@@ -115,6 +143,7 @@ from ._settings import (
     SettingsError,
     settings_from_mapping,
 )
+from ._turn_caps import room_to_run, running_turns
 from ._turn_queries import conversation_transcript, reply_view, transcript, turn_result
 from ._views import (
     AgentView,
@@ -139,9 +168,11 @@ __all__ = [
     "CONVERSATION_PREFIX",
     "DEFAULT_ACTION_SCOPES",
     "FINAL_TURN_STATUSES",
+    "GENESIS",
     "LOCAL_AUDIENCE",
     "LOCAL_ISSUER",
     "METRICS_READ",
+    "READ_ACTIONS",
     "READ_METRICS",
     "READ_RESOURCE",
     "SESSIONS_READ",
@@ -157,8 +188,14 @@ __all__ = [
     "AgentId",
     "AgentState",
     "AgentView",
+    "AuditKind",
+    "AuditSettings",
     "AuthFailure",
     "AuthFailureReason",
+    "ChainBreak",
+    "ChainHead",
+    "ChainSummary",
+    "Checkpoint",
     "ClaudeSettings",
     "ClearConversation",
     "Command",
@@ -190,8 +227,11 @@ __all__ = [
     "Policy",
     "Principal",
     "ProcessInfo",
+    "RateLimited",
+    "RateRule",
     "RecordProcess",
     "ReplyView",
+    "SealedRecord",
     "SecurityPolicy",
     "SendMessage",
     "ServerSettings",
@@ -208,7 +248,10 @@ __all__ = [
     "StartTurn",
     "State",
     "StopTurn",
+    "StoredRecord",
     "StreamParser",
+    "TokenBucket",
+    "ToolClass",
     "Totals",
     "TranscriptView",
     "Turn",
@@ -224,9 +267,13 @@ __all__ = [
     "agent_environment",
     "agent_view",
     "authorize",
+    "available",
     "build_argv",
     "can_transition",
+    "canonical_json",
+    "changed_ids",
     "check_invariants",
+    "checkpoint_message",
     "conversation_transcript",
     "decide",
     "deleted_view",
@@ -234,21 +281,33 @@ __all__ = [
     "evolve",
     "find_agent",
     "find_session",
+    "full_bucket",
     "health_report",
+    "is_full",
     "iso",
     "list_sessions",
     "local_policy",
+    "micros",
     "missing_scope",
     "overall",
     "principal_from_claims",
+    "rate_rule",
+    "record_hash",
+    "redact_arguments",
     "replay",
     "reply_view",
     "required_scopes",
+    "room_to_run",
+    "running_turns",
+    "seal",
     "session_status",
     "settings_from_mapping",
     "still_valid",
     "stuck_check",
     "stuck_turns",
+    "take",
+    "tool_class",
     "transcript",
     "turn_result",
+    "verify_log",
 ]

@@ -128,6 +128,15 @@ def _new_agent(
                 f"is {limit} (limits.max_agents_per_session); delete one first",
             )
         )
+    total = policy.limits.max_agents_total
+    if len(state.agents) >= total:
+        return Failure(
+            OrchError(
+                code=ErrorCode.LIMIT_EXCEEDED,
+                message=f"this server has {len(state.agents)} agents; the limit is {total} "
+                "(limits.max_agents_total); delete agents you no longer need",
+            )
+        )
     conversation = Conversation(
         id=cmd.new_conversation_id,
         agent_id=cmd.new_id,

@@ -26,13 +26,14 @@ from ._ids import ConversationId, TurnId
 from ._lifecycle import ConversationStatus, TurnStatus, can_transition
 from ._model import Agent, Conversation, State, Turn
 from ._rules import Policy, all_ok, text
+from ._turn_caps import room_to_run
 
 
 def send_message(state: State, cmd: SendMessage, policy: Policy) -> Result[Decision, OrchError]:
     """Start a turn in the agent's active conversation (resuming it when it has one)."""
     checked = text("message", cmd.message, policy.limits.max_message_bytes, allow_empty=False)
     return find_agent(state, cmd.principal, cmd.agent_id).bind(
-        lambda agent: all_ok(checked, _idle(agent)).map(
+        lambda agent: all_ok(checked, _idle(agent), _room(state, agent, policy)).map(
             lambda _: _turn(
                 state,
                 agent,
@@ -77,9 +78,11 @@ def start_new_conversation(
         )
     )
     return find_agent(state, cmd.principal, cmd.agent_id).bind(
-        lambda agent: all_ok(checked, _idle(agent)).map(
-            lambda _: _archive_and_start(state, agent, cmd)
-        )
+        lambda agent: all_ok(
+            checked,
+            _idle(agent),
+            Success(None) if cmd.initial_message is None else _room(state, agent, policy),
+        ).map(lambda _: _archive_and_start(state, agent, cmd))
     )
 
 
@@ -146,6 +149,11 @@ def _idle(agent: Agent) -> Result[None, OrchError]:
             "or delete the agent to cancel it",
         )
     )
+
+
+def _room(state: State, agent: Agent, policy: Policy) -> Result[None, OrchError]:
+    """Room for one more running turn (counted for the owner of the agent's session)."""
+    return room_to_run(state, state.sessions[agent.session_id].owner, policy.limits)
 
 
 def _fresh(agent: Agent, conversation_id: ConversationId, now: float) -> Conversation:

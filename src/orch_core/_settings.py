@@ -31,6 +31,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from returns.result import Failure, Result, Success
 
 from . import _settings_checks as checks
+from ._audit_settings import AuditSettings
+from ._limits import Limits
 from ._security import SecurityPolicy
 from ._settings_checks import (
     DOC,
@@ -39,40 +41,6 @@ from ._settings_checks import (
     InvalidSettingError,
     SettingsError,
 )
-
-
-@frozen(kw_only=True)
-class Limits:
-    """Caps on what one client can make the server hold, so no client exhausts it."""
-
-    max_sessions_per_principal: int = field(
-        default=32, validator=checks.positive, metadata={DOC: "Open sessions one client may hold."}
-    )
-    max_agents_per_session: int = field(
-        default=16,
-        validator=checks.positive,
-        metadata={DOC: "Agents (Claude Code processes) per session."},
-    )
-    max_message_bytes: int = field(
-        default=102_400,
-        validator=checks.positive,
-        metadata={DOC: "Largest message to an agent, in UTF-8 bytes."},
-    )
-    max_role_bytes: int = field(
-        default=8_192,
-        validator=checks.positive,
-        metadata={DOC: "Largest agent role prompt, in UTF-8 bytes."},
-    )
-    max_name_chars: int = field(
-        default=64,
-        validator=checks.positive,
-        metadata={DOC: "Longest session name, in characters."},
-    )
-    max_description_bytes: int = field(
-        default=4_096,
-        validator=checks.positive,
-        metadata={DOC: "Largest session description, in UTF-8 bytes."},
-    )
 
 
 @frozen(kw_only=True)
@@ -164,6 +132,7 @@ class Settings:
     server: ServerSettings = Factory(ServerSettings)
     claude: ClaudeSettings = Factory(ClaudeSettings)
     limits: Limits = Factory(Limits)
+    audit: AuditSettings = Factory(AuditSettings)
     auth: SecurityPolicy | None = None
     """``[auth]``; ``None`` (no table) means the local issuer made by ``orch init``,
     i.e. ``local_policy(<the local public key file>)``, chosen by the shell."""
@@ -218,7 +187,7 @@ def _make_converter() -> cattrs.Converter:
     )
     converter.register_structure_hook(SecurityPolicy, checks.structure_table(auth))
     # Sections before Settings: its generated function captures their hooks.
-    for cls in (Limits, ServerSettings, Settings):
+    for cls in (Limits, ServerSettings, AuditSettings, Settings):
         generated = make_dict_structure_fn(cls, converter)
         converter.register_structure_hook(cls, checks.structure_table(generated))
     # TOML has no null: an unset optional key, or an absent [auth], is left out.
@@ -244,6 +213,7 @@ __all__ = [
     "DOC",
     "LOG_LEVELS",
     "PERMISSION_MODES",
+    "AuditSettings",
     "ClaudeSettings",
     "InvalidSettingError",
     "Limits",

@@ -72,6 +72,11 @@ def positive(_instance: object, attribute: Attribute[Any], value: float) -> None
         raise InvalidSettingError(f"must be greater than 0, got {value!r}", attribute.name)
 
 
+def non_negative(_instance: object, attribute: Attribute[Any], value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise InvalidSettingError(f"must be 0 or more, got {value!r}", attribute.name)
+
+
 def grace(_instance: object, attribute: Attribute[float], value: float) -> None:
     if not 0 <= value <= 300:  # five minutes is already an eternity to wait
         raise InvalidSettingError(

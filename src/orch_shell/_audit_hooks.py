@@ -1,8 +1,8 @@
-"""Where the audit log (issue 5) will plug into metrics and health; nothing does yet.
+"""The audit log as metrics and health see it.
 
-Until an audit log exists, orch reports no audit numbers rather than made-up
-ones: the metric families are registered only by :meth:`Metrics.watch_audit`,
-and the ``audit`` health check says ``not_configured``.
+Health says ``degraded`` when records have waited too long for a checkpoint:
+the sealer runs every few seconds, so records left unsealed for a minute mean
+checkpoints are failing (a full disk, a read-only checkpoint file).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from prometheus_client.registry import Collector
 
 from orch_core import HealthCheck, HealthStatus
 
-AUDIT_SEALED_WITHIN_SECONDS: Final = 3600.0
-"""How recently the audit chain must have been sealed to be ``ok``."""
+AUDIT_SEAL_OVERDUE_SECONDS: Final = 60.0
+"""How long a record may wait for a checkpoint before health says ``degraded``."""
 
 
 class AuditSource(Protocol):
-    """What the audit log (issue 5) will offer metrics and health; nothing yet does."""
+    """What the audit log offers metrics and health."""
 
     def records(self) -> int:
         """Records written since the log was created."""
@@ -30,22 +30,29 @@ class AuditSource(Protocol):
         """When the chain was last sealed (Unix seconds), or None if never."""
         ...
 
+    def unsealed_since(self) -> float | None:
+        """When the oldest record not yet sealed was written, or None if all are sealed."""
+        ...
+
 
 def audit_check(source: AuditSource | None, now: float) -> HealthCheck:
-    """The audit chain was sealed recently; ``not_configured`` until issue 5 adds it."""
+    """Every record is sealed, or was written less than a minute ago."""
     if source is None:
         return HealthCheck(
             name="audit", status=HealthStatus.NOT_CONFIGURED, detail="no audit log is configured"
         )
     sealed = source.last_checkpoint_at()
+    waiting = source.unsealed_since()
     age = None if sealed is None else max(0.0, now - sealed)
     data = {"records": source.records(), "checkpoint_age_seconds": age}
-    if age is None or age > AUDIT_SEALED_WITHIN_SECONDS:
-        detail = "the audit chain has not been sealed within the last hour"
+    if waiting is not None and now - waiting > AUDIT_SEAL_OVERDUE_SECONDS:
+        detail = (
+            f"records have waited {now - waiting:.0f} s for a checkpoint: sealing is failing "
+            "(see the server log; a full disk?)"
+        )
         return HealthCheck(name="audit", status=HealthStatus.DEGRADED, detail=detail, data=data)
-    return HealthCheck(
-        name="audit", status=HealthStatus.OK, detail=f"sealed {age:.0f} s ago", data=data
-    )
+    detail = "nothing sealed yet" if age is None else f"sealed {age:.0f} s ago"
+    return HealthCheck(name="audit", status=HealthStatus.OK, detail=detail, data=data)
 
 
 class AuditCollector(Collector):

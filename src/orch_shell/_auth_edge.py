@@ -59,10 +59,14 @@ class SecurityContext(Middleware):
         authenticate: Authenticate,
         scopes: Mapping[str, str],
         on_auth_failure: Callable[[str], None] | None = None,
+        on_authenticated: Callable[[Principal], None] | None = None,
     ) -> None:
+        """``on_auth_failure`` gets each refused credential's reason (metrics, audit);
+        ``on_authenticated`` each accepted principal, before authorization (audit)."""
         self._authenticate = authenticate
         self._scopes = scopes
         self._on_auth_failure = on_auth_failure
+        self._on_authenticated = on_authenticated
 
     def _admit(self, action: str, *, with_message: bool) -> Result[Principal, OrchError]:
         authenticated = self._authenticate()
@@ -73,6 +77,8 @@ class SecurityContext(Middleware):
                 self._on_auth_failure(failure.reason.value)
             return Failure(failure.as_error())
         principal = authenticated.unwrap()
+        if self._on_authenticated is not None:
+            self._on_authenticated(principal)
         allowed = authorize(principal, action, with_message=with_message, table=self._scopes)
         if isinstance(allowed, Failure):
             log.warning("permission denied", action=action, subject=principal.subject)

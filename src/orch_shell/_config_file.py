@@ -22,6 +22,7 @@ from orch_core._scopes import DEFAULT_ACTION_SCOPES
 from orch_core._security import SecurityPolicy
 from orch_core._settings import (
     DOC,
+    AuditSettings,
     ClaudeSettings,
     Limits,
     ServerSettings,
@@ -41,7 +42,12 @@ ENV_OVERRIDES: Final = (
 )
 """(variable, section, key): an environment variable that replaces a file setting."""
 
-_SECTIONS: Final = (("server", ServerSettings), ("claude", ClaudeSettings), ("limits", Limits))
+_SECTIONS: Final = (
+    ("server", ServerSettings),
+    ("claude", ClaudeSettings),
+    ("limits", Limits),
+    ("audit", AuditSettings),
+)
 
 _AUTH_INTRO: Final = (
     "Which tokens orch accepts, and which scope each tool needs. Without this section"

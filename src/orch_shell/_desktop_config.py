@@ -1,4 +1,5 @@
-"""The ``mcpServers`` entry that makes Claude Desktop start ``orch serve``.
+"""``orch claude-desktop-config``: the ``mcpServers`` entry that makes Claude
+Desktop start ``orch serve``, printed or (``--write``) merged into its config file.
 
 Claude Desktop starts servers with a minimal environment (on macOS a PATH of
 roughly ``/usr/bin:/bin``) and no shell profile. So the entry spells out every
@@ -8,19 +9,25 @@ in which ``#!/usr/bin/env node`` (the npm claude script's first line) finds node
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from attrs import frozen
+from returns.result import Failure
 
 from orch_core._settings import Settings
 
+from ._desktop_config_file import SERVER_NAME, Platform, claude_config_path, write_server_entry
 from ._paths import OrchPaths
+
+EXIT_OK = 0
+EXIT_FAILED = 1
 
 
 @frozen(kw_only=True)
@@ -29,6 +36,11 @@ class DesktopConfig:
 
     block: dict[str, Any]
     warnings: tuple[str, ...]
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        """orch's own server entry, the value of ``mcpServers.orch``."""
+        return dict(self.block["mcpServers"][SERVER_NAME])
 
 
 def orch_command() -> tuple[str, list[str]]:
@@ -78,4 +90,52 @@ def desktop_config(
             f"not {paths.config_file}; move your settings there"
         )
     server = {"command": command, "args": [*arguments, "serve"], "env": env}
-    return DesktopConfig(block={"mcpServers": {"orch": server}}, warnings=tuple(warnings))
+    return DesktopConfig(block={"mcpServers": {SERVER_NAME: server}}, warnings=tuple(warnings))
+
+
+def print_config(config: DesktopConfig, out: TextIO, err: TextIO) -> int:
+    """Without ``--write``: the block on ``out``, for the user to merge by hand."""
+    for warning in config.warnings:
+        print(warning, file=err)
+    print(json.dumps(config.block, indent=2), file=out)
+    print(
+        "Merge this into claude_desktop_config.json (Claude Desktop: Settings > Developer >"
+        " Edit Config), or run `orch claude-desktop-config --write`, then restart Claude"
+        " Desktop.",
+        file=err,
+    )
+    return EXIT_OK
+
+
+def write_config(
+    config: DesktopConfig,
+    environ: Mapping[str, str],
+    *,
+    platform: Platform,
+    now: float,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """``--write``: merge the entry into Claude Desktop's config file for ``platform``."""
+    for warning in config.warnings:
+        print(warning, file=err)
+    written = claude_config_path(platform, environ).bind(
+        lambda path: write_server_entry(path, config.entry, now)
+    )
+    if isinstance(written, Failure):
+        print(f"orch: cannot update Claude Desktop's config: {written.failure()}", file=err)
+        return EXIT_FAILED
+    report = written.unwrap()
+    merged = report.merged
+    if report.created_dir:
+        print(f"note: {report.path.parent} did not exist: is Claude Desktop installed?", file=err)
+    if not merged.changed:
+        print(f"{'up to date':<14}{report.path} (orch's entry is already this one)", file=out)
+        return EXIT_OK
+    if report.backup is not None:
+        print(f"{'backed up':<14}{report.backup}", file=out)
+    what = "replaced the orch entry" if merged.replaced else "added orch"
+    kept = ", ".join(merged.others) or "none"
+    print(f"{'wrote':<14}{report.path} ({what}; other servers kept: {kept})", file=out)
+    print("Quit Claude Desktop completely and open it again to load orch.", file=out)
+    return EXIT_OK

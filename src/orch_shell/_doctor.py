@@ -6,20 +6,14 @@ something is broken, so it must report every problem it finds, not the first.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shutil
-import signal
 import sqlite3
-import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
 
-from attrs import frozen
 from returns.pipeline import is_successful
 from returns.result import Failure, Success
 
@@ -27,30 +21,22 @@ from orch_core._settings import Settings
 
 from ._config_file import load_settings, settings_from_sources
 from ._credentials import load_verifier
+from ._desktop_config_file import SERVER_NAME, Platform, claude_config_path, read_config
+from ._doctor_claude import Check, check_claude_found, check_claude_login, check_claude_version
 from ._local_issuer import RENEW_WITHIN
 from ._paths import OrchPaths
 from ._token_source import TokenSource
 
-VERSION_TIMEOUT_SECONDS: Final = 10.0
-_VERSION = re.compile(r"\d+\.\d+\.\d+")
+__all__ = ["Check", "check_claude_found", "check_claude_version", "run_checks"]
+
+_WRITE_HINT = "run `orch claude-desktop-config --write`, then quit and reopen Claude Desktop"
 
 
-@frozen(kw_only=True)
-class Check:
-    """One line of the report: what was checked, whether it passed, what to do."""
-
-    name: str
-    ok: bool
-    detail: str
-    hint: str = ""
-
-    def render(self) -> str:
-        line = f"{'ok' if self.ok else 'FAIL':<4}  {self.name}: {self.detail}"
-        return f"{line}\n      hint: {self.hint}" if self.hint else line
-
-
-def run_checks(paths: OrchPaths, environ: Mapping[str, str]) -> tuple[Check, ...]:
-    """All checks, in the order a user would fix them."""
+def run_checks(
+    paths: OrchPaths, environ: Mapping[str, str], platform: Platform | None = None
+) -> tuple[Check, ...]:
+    """All checks, in the order a user would fix them; ``platform`` picks where
+    Claude Desktop's config is looked for (default: this machine's)."""
     config, settings = _check_config(paths, environ)
     search_path = environ.get("PATH", os.defpath)
     claude = shutil.which(settings.claude.command[0], path=search_path)
@@ -58,8 +44,10 @@ def run_checks(paths: OrchPaths, environ: Mapping[str, str]) -> tuple[Check, ...
     checks.append(_check_token(paths, settings, environ))
     checks.append(check_claude_found(settings.claude.command[0], claude))
     if claude is not None:
-        command = [claude, *settings.claude.command[1:], "--version"]
-        checks.append(check_claude_version(command, environ))
+        command = [claude, *settings.claude.command[1:]]
+        checks.append(check_claude_version([*command, "--version"], environ))
+        checks.append(check_claude_login([*command, "auth", "status"], environ))
+    checks.append(_check_desktop(paths, environ, platform or Platform.current()))
     return tuple(checks)
 
 
@@ -134,57 +122,46 @@ def _check_token(paths: OrchPaths, settings: Settings, environ: Mapping[str, str
     return Check(name="token", ok=True, detail=detail, hint=renew if soon else "")
 
 
-def check_claude_found(name: str, resolved: str | None) -> Check:
-    if resolved is None:
+def _check_desktop(paths: OrchPaths, environ: Mapping[str, str], platform: Platform) -> Check:
+    """Claude Desktop's config: it parses, and its orch entry can start this orch."""
+    name = "desktop config"
+    located = claude_config_path(platform, environ)
+    if isinstance(located, Failure):
+        return Check(name=name, ok=True, detail=f"not checked: {located.failure()}")
+    path = located.unwrap()
+    read = read_config(path)
+    if isinstance(read, Failure):
         hint = (
-            "install Claude Code (`npm install -g @anthropic-ai/claude-code`) and check that "
-            "`which claude` finds it, or set [claude] command in orch.toml to its absolute path"
+            "Claude Desktop starts no server while this file is broken: fix that line (or "
+            f"move the file aside) and {_WRITE_HINT}"
         )
-        return Check(name="claude", ok=False, detail=f"{name!r} not found on PATH", hint=hint)
-    return Check(name="claude", ok=True, detail=f"{name!r} is {resolved}")
+        return Check(name=name, ok=False, detail=f"{path}: {read.failure()}", hint=hint)
+    config = read.unwrap()
+    entry = (config or {}).get("mcpServers", {}).get(SERVER_NAME)
+    if entry is None:
+        state = "does not exist yet" if config is None else "has no orch entry"
+        return Check(name=name, ok=True, detail=f"{path} {state}", hint=_WRITE_HINT)
+    problem = _entry_problem(entry)
+    if problem:
+        return Check(name=name, ok=False, detail=f"{path}: {problem}", hint=_WRITE_HINT)
+    env = entry.get("env") or {}
+    home = env.get("ORCH_HOME") if isinstance(env, dict) else None
+    detail = f"{path}: orch runs {entry['command']}"
+    if home and Path(home) != paths.home:
+        hint = f"it uses the data folder {home}: run `ORCH_HOME={home} orch doctor` to check that"
+        return Check(name=name, ok=True, detail=detail, hint=hint)
+    return Check(name=name, ok=True, detail=detail)
 
 
-def check_claude_version(command: Sequence[str], environ: Mapping[str, str]) -> Check:
-    shown = " ".join(command)
-    hint = f"run `{shown}` in a terminal and fix what it reports (login, node, network)"
-    try:
-        output, code = _run_bounded(command, environ, VERSION_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        detail = f"`{shown}` gave no answer within {VERSION_TIMEOUT_SECONDS:g} s"
-        return Check(name="claude version", ok=False, detail=detail, hint=hint)
-    except OSError as error:
-        detail = f"`{shown}` could not start: {error.strerror}"
-        return Check(name="claude version", ok=False, detail=detail, hint=hint)
-    last = output.strip().splitlines()[-1:] or [""]
-    if code != 0 or not _VERSION.search(output):
-        detail = f"`{shown}` exited {code}: {last[0][:200] or 'no output'}"
-        return Check(name="claude version", ok=False, detail=detail, hint=hint)
-    return Check(name="claude version", ok=True, detail=last[0][:200])
-
-
-def _run_bounded(
-    command: Sequence[str], environ: Mapping[str, str], timeout: float
-) -> tuple[str, int]:
-    """Run ``command``; on timeout kill its whole process group, not just the child.
-
-    Killing only the child could leave a grandchild holding the pipes open, and
-    reading them would then hang the doctor that was meant to diagnose a hang.
-    """
-    process = subprocess.Popen(  # noqa: S603 - the user's own configured command
-        list(command),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=dict(environ),
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        if hasattr(os, "killpg"):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        process.kill()
-        process.communicate()
-        raise
-    return output.decode("utf-8", "replace"), process.returncode
+def _entry_problem(entry: object) -> str:
+    """What stops this ``mcpServers.orch`` entry from starting orch ("": nothing)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("command"), str):
+        return 'its "orch" entry has no "command"'
+    command = Path(entry["command"])
+    if not (command.is_file() and os.access(command, os.X_OK)):
+        return f"its orch command {command} does not exist (was orch moved or reinstalled?)"
+    env = entry.get("env") or {}
+    token_file = env.get("ORCH_TOKEN_FILE") if isinstance(env, dict) else None
+    if isinstance(token_file, str) and not Path(token_file).is_file():
+        return f"its ORCH_TOKEN_FILE {token_file} does not exist (run `orch init`)"
+    return ""

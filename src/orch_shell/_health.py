@@ -133,7 +133,7 @@ class Health:
         self._version = version
         self._clock = clock
         self._started_at = clock()
-        self._audit = audit
+        self._audit = audit if audit is not None else orchestrator.audit
         self._claude: tuple[tuple[str, ...], float, HealthCheck] | None = None
         self._claude_lock = asyncio.Lock()
 

@@ -123,8 +123,8 @@ class ScopeGuard:
     with HTTP 403 ``insufficient_scope`` (RFC 6750 §3.1) naming the scope.
 
     Runs after authentication (Starlette's ``scope["user"]``); an unauthenticated
-    request passes through to FastMCP's 401. A body over ``max_body_bytes`` is a
-    413, never buffered whole.
+    request passes through to FastMCP's 401. A body over ``max_body_bytes``
+    (``limits.max_stdio_line_bytes``) is a 413, never buffered whole.
     """
 
     def __init__(
@@ -147,7 +147,11 @@ class ScopeGuard:
             return
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            await _plain(413, "request body too large")(scope, receive, send)
+            too_large = (
+                f"request body too large: over {self.max_body_bytes} bytes "
+                "(limits.max_stdio_line_bytes)"
+            )
+            await _plain(413, too_large)(scope, receive, send)
             return
         missing = self._missing(body, set(access.scopes))
         if missing is not None:

@@ -26,6 +26,7 @@ from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
 import structlog
+import structlog.tracebacks
 
 _REQUEST_ID: ContextVar[str | None] = ContextVar("orch_request_id", default=None)
 
@@ -78,7 +79,10 @@ def configure_logging(level: str, file: str = "") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.dict_tracebacks,
+            # Without locals: a frame's variables can hold a token or a message text.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.JSONRenderer(),
         ],
     )
@@ -88,6 +92,10 @@ def configure_logging(level: str, file: str = "") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.getLevelNamesMapping()[level.upper()])
+    # At debug level the MCP libraries log every request with its arguments
+    # (message texts included), so they stay at info whatever orch's level.
+    for library in ("fastmcp", "mcp", "mcp_types"):
+        logging.getLogger(library).setLevel(max(root.level, logging.INFO))
     logging.captureWarnings(True)  # warnings.warn also reaches stderr as JSON
 
 

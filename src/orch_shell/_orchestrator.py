@@ -16,6 +16,7 @@ A store failure leaves both the file and the memory as they were and becomes
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ import structlog
 from returns.result import Failure, Result, Success
 
 from orch_core import (
+    AuditKind,
     Command,
     Decision,
     EndTurn,
@@ -39,10 +41,13 @@ from orch_core import (
     TurnId,
     TurnOutcome,
     TurnStatus,
+    changed_ids,
     decide,
     replay,
 )
 
+from ._audit_calls import current_call
+from ._audit_log import AuditLog
 from ._metrics import Metrics
 from ._process_group import kill_stale_group
 from ._store import Store, StoreError
@@ -73,8 +78,11 @@ class Orchestrator:
         live: LiveTurns,
         clock: Callable[[], float],
         metrics: Metrics | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.metrics = metrics or Metrics.off()
+        self.audit = audit
+        """The audit log; each tool call's change is recorded with its outcome."""
         self._store = store
         started = time.perf_counter()
         self._state = store.load()
@@ -122,7 +130,7 @@ class Orchestrator:
     def _commit(self, decision: Decision) -> Result[None, OrchError]:
         started = time.perf_counter()
         try:
-            self._store.apply(decision.events)
+            self._apply(decision)
         except StoreError as error:
             self.metrics.store_operation("apply", time.perf_counter() - started, failed=True)
             log.exception("store write failed", error=str(error))
@@ -138,6 +146,18 @@ class Orchestrator:
         before, self._state = self._state, replay(decision.events, self._state)
         self.metrics.recorded(decision.events, decision.effects, before, self.clock())
         return Success(None)
+
+    def _apply(self, decision: Decision) -> None:
+        """Store the decision's events; the first change of an audited tool call
+        carries the call's outcome record in the same transaction."""
+        call = current_call()
+        if self.audit is None or call is None or not call.wants_outcome:
+            self._store.apply(decision.events)
+            return
+        body = call.outcome("OK", changed_ids(decision.events))
+        with self.audit.appending(AuditKind.OUTCOME, body) as record:
+            self._store.apply(decision.events, audit=record)
+        call.outcome_written = True
 
     def _decide_commit(self, command: Command) -> Result[None, OrchError]:
         """Decide and record a command that has no effects (runtime facts)."""
@@ -246,4 +266,6 @@ class Orchestrator:
                     )
         if self._watchers:
             await asyncio.gather(*self._watchers, return_exceptions=True)
+        if self.audit is not None:
+            self.audit.close({"pid": os.getpid()})
         self._store.close()

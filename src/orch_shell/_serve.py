@@ -27,9 +27,10 @@ from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
 from returns.result import Failure
 
-from orch_core import Policy, Settings
+from orch_core import AuditKind, Policy, Settings
 
 from . import _instance_lock as instance_lock
+from ._audit_log import AuditLog, open_audit_log
 from ._credentials import Authenticate, load_verifier, stdio_credentials
 from ._health import Health
 from ._local_issuer import security_policy
@@ -44,14 +45,11 @@ from ._version import version
 
 log = structlog.get_logger("orch.serve")
 
-#: A JSON-RPC line (stdio) or request body (HTTP) longer than this is refused.
-MAX_STDIO_LINE_BYTES = 4 * 1024 * 1024
-
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 Transport = Callable[[FastMCP], Coroutine[Any, Any, None]]
-ServerHook = Callable[[FastMCP, Metrics, Health], None]
+ServerHook = Callable[[FastMCP, Metrics, Health, AuditLog], None]
 """Called with the built server before it serves (HTTP adds its routes)."""
 
 
@@ -80,6 +78,11 @@ def open_orchestrator(
     """The orchestrator over the data dir's store (created on first use); the data
     dir must exist."""
     store = Store.open(paths.database)
+    try:
+        audit = open_audit_log(store, settings.audit, paths, time.time)
+    except StoreError:
+        store.close()
+        raise
     live = LiveTurns(claude=settings.claude, environ=environ, clock=time.time)
     return Orchestrator(
         store=store,
@@ -88,6 +91,7 @@ def open_orchestrator(
         live=live,
         clock=time.time,
         metrics=metrics,
+        audit=audit,
     )
 
 
@@ -105,7 +109,7 @@ def serve_stdio(settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
 
     async def transport(server: FastMCP) -> None:
         log.info("serving on stdio", pid=os.getpid())
-        await serve_stdio_transport(server, max_line_bytes=MAX_STDIO_LINE_BYTES)
+        await serve_stdio_transport(server, max_line_bytes=settings.limits.max_stdio_line_bytes)
 
     metrics = server_metrics(settings)
     return run_server(settings, paths, authenticate, transport, stop_on_eof=True, metrics=metrics)
@@ -145,8 +149,8 @@ def run_server(
             auth=auth,
             health=health,
         )
-        if on_server is not None:
-            on_server(server, metrics, health)
+        if on_server is not None and orchestrator.audit is not None:
+            on_server(server, metrics, health, orchestrator.audit)
         return asyncio.run(_serve(orchestrator, server, transport, stop_on_eof=stop_on_eof))
     finally:
         os.close(lock.unwrap())
@@ -158,6 +162,14 @@ async def _serve(
     interrupted = await orchestrator.recover()
     if interrupted:
         log.warning("turns interrupted by a previous crash", turn_ids=interrupted)
+    sealing = None
+    if orchestrator.audit is not None:
+        # Not fatal when it fails: every tool call then fails closed on its own record.
+        orchestrator.audit.append(
+            AuditKind.SERVER_START,
+            {"pid": os.getpid(), "version": version(), "interrupted_turns": list(interrupted)},
+        )
+        sealing = asyncio.create_task(orchestrator.audit.run_sealer())
     serving = asyncio.create_task(transport(server))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -171,6 +183,8 @@ async def _serve(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await orchestrator.shutdown()
+        if sealing is not None:
+            sealing.cancel()
+        await orchestrator.shutdown()  # records the stop and seals the audit chain
     log.info("stopped")
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError
 from fastmcp.server.auth import AuthProvider
+from fastmcp.server.middleware import Middleware
 from mcp.types import ToolAnnotations
 from returns.result import Failure
 
@@ -30,11 +31,15 @@ from orch_core import (
     TurnResult,
 )
 
+from ._audit_calls import note_auth_failure, note_principal
+from ._audit_edge import AuditTrail, admitted
 from ._auth_edge import SecurityContext, current_principal
 from ._credentials import Authenticate
 from ._errors_edge import ErrorMapping, unwrap_or_raise
 from ._health import Health
 from ._monitoring_edge import add_monitoring_resources
+from ._orchestrator import Orchestrator
+from ._rate_limit_edge import RateLimit, RefusalDetails
 from ._schemas import output_schema, to_json
 from ._service import OrchService
 from ._telemetry_edge import Telemetry
@@ -80,6 +85,36 @@ def _hints(
     )
 
 
+def _middleware(
+    orchestrator: Orchestrator, authenticate: Authenticate, scopes: Mapping[str, str]
+) -> list[Middleware]:
+    """The middleware, outermost first.
+
+    Telemetry gives the request id every audit record carries; the audit trail
+    sees the code the client sees (after error mapping) and every refusal of the
+    layers inside it; errors from the security check and rate limits are mapped.
+    """
+    metrics = orchestrator.metrics
+    audit = orchestrator.audit
+    limits = RateLimit(orchestrator.policy.limits, on_refused=metrics.rate_limited)
+    if audit is None:
+        security = SecurityContext(authenticate, scopes, metrics.auth_failure)
+        return [RefusalDetails(), Telemetry(metrics), ErrorMapping(), security, limits]
+
+    def auth_failure(reason: str) -> None:
+        metrics.auth_failure(reason)
+        note_auth_failure(reason)
+
+    return [
+        RefusalDetails(),  # outside all: adds a refusal's data once all have seen it
+        Telemetry(metrics),
+        AuditTrail(audit, keep_texts=orchestrator.settings.audit.keep_texts),
+        ErrorMapping(),
+        SecurityContext(authenticate, scopes, auth_failure, on_authenticated=note_principal),
+        limits,
+    ]
+
+
 def build_server(
     service: OrchService,
     authenticate: Authenticate,
@@ -105,6 +140,8 @@ def build_server(
         ),
         alive=orchestrator.live.alive,
     )
+    if orchestrator.audit is not None:
+        metrics.watch_audit(orchestrator.audit, orchestrator.clock)
     mcp = FastMCP(
         "orch",
         instructions=INSTRUCTIONS,
@@ -114,13 +151,7 @@ def build_server(
         # sends the wrong type learns it from INVALID_ARGUMENT instead of having
         # its intent guessed.
         strict_input_validation=True,
-        # Outermost first: errors from the security check are mapped too, and
-        # telemetry counts the code the client finally sees.
-        middleware=[
-            Telemetry(metrics),
-            ErrorMapping(),
-            SecurityContext(authenticate, scopes, metrics.auth_failure),
-        ],
+        middleware=_middleware(orchestrator, authenticate, scopes),
         on_duplicate="error",
         auth=auth,  # HTTP only: the bearer-token check (stdio uses `authenticate`)
     )
@@ -135,6 +166,7 @@ def build_server(
         return report
 
     @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints())
+    @admitted
     async def create_session(
         name: SessionNameArg, root_path: RootPathArg, description: DescriptionArg = ""
     ) -> dict[str, Any]:
@@ -146,6 +178,7 @@ def build_server(
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(SessionView), annotations=_hints(read_only=True))
+    @admitted
     async def get_session_status(session_id: SessionIdArg) -> dict[str, Any]:
         """The session with every agent: state, current turn (elapsed, last activity),
         last reply (text, outcome, cost, duration), conversation, archived conversations,
@@ -153,6 +186,7 @@ def build_server(
         return to_json(unwrap_or_raise(service.get_session_status(current_principal(), session_id)))
 
     @mcp.tool(output_schema=output_schema(SessionList), annotations=_hints(read_only=True))
+    @admitted
     async def list_sessions() -> dict[str, Any]:
         """Your sessions, with how many agents each has and how many are running."""
         return to_json(SessionList(sessions=service.list_sessions(current_principal())))
@@ -161,6 +195,7 @@ def build_server(
         output_schema=output_schema(DeletedView),
         annotations=_hints(destructive=True, idempotent=True),
     )
+    @admitted
     async def delete_session(session_id: SessionIdArg, force: ForceArg = False) -> dict[str, Any]:
         """Delete a session with its agents and transcripts; files on disk are never
         touched. Refuses with SESSION_BUSY while a turn runs, unless force is true."""
@@ -168,6 +203,7 @@ def build_server(
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(AgentView), annotations=_hints())
+    @admitted
     async def create_agent(
         session_id: SessionIdArg,
         name: AgentNameArg,
@@ -190,11 +226,13 @@ def build_server(
         output_schema=output_schema(DeletedView),
         annotations=_hints(destructive=True, idempotent=True),
     )
+    @admitted
     async def delete_agent(agent_id: AgentIdArg) -> dict[str, Any]:
         """Delete an agent; a running turn is cancelled first (its whole process group)."""
         return to_json(unwrap_or_raise(await service.delete_agent(current_principal(), agent_id)))
 
     @mcp.tool(output_schema=output_schema(TurnResult), annotations=_hints(open_world=True))
+    @admitted
     async def send_message_to_agent(
         agent_id: AgentIdArg,
         message: MessageArg,
@@ -216,6 +254,7 @@ def build_server(
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(destructive=True))
+    @admitted
     async def clear_agent_conversation(agent_id: AgentIdArg) -> dict[str, Any]:
         """Wipe the agent's conversation: its transcript is discarded and the next
         message starts a fresh Claude conversation."""
@@ -223,6 +262,7 @@ def build_server(
         return to_json(unwrap_or_raise(result))
 
     @mcp.tool(output_schema=output_schema(ConversationChange), annotations=_hints(open_world=True))
+    @admitted
     async def start_new_agent_conversation(
         agent_id: AgentIdArg,
         initial_message: InitialMessageArg = None,

@@ -27,20 +27,24 @@ import os
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Concatenate, Final, ParamSpec, Self, TypeVar
 
 from orch_core import (
     AgentId,
+    ChainHead,
     ConversationId,
     ConversationStatus,
     Event,
+    SealedRecord,
     State,
+    StoredRecord,
     TurnId,
 )
 
+from . import _audit_store as audit_sql
 from ._store_apply import apply_event
 from ._store_codec import (
     AGENT_COLUMNS,
@@ -56,6 +60,9 @@ from ._store_schema import LATEST, SchemaTooNewError, migrate
 
 BUSY_TIMEOUT_MS: Final = 5_000
 _ARCHIVED: Final = ConversationStatus.ARCHIVED.value
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -146,9 +153,10 @@ class Store:
     ) -> None:
         self.close()
 
-    def apply(self, events: Sequence[Event]) -> None:
-        """Record ``events`` in one transaction: all of them, or (raising) none."""
-        if not events:
+    def apply(self, events: Sequence[Event], audit: SealedRecord | None = None) -> None:
+        """Record ``events`` and the ``audit`` record describing them in one
+        transaction: all of them, or (raising) none."""
+        if not events and audit is None:
             return
         with self._lock:
             db = self._open_db()
@@ -159,16 +167,66 @@ class Store:
             try:
                 for event in events:
                     apply_event(db, event)
+                if audit is not None:
+                    audit_sql.insert_record(db, audit)
                 db.execute("COMMIT")
             except BaseException as error:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 if not isinstance(error, Exception):
                     raise  # KeyboardInterrupt and friends stay what they are
+                what = [type(e).__name__ for e in events] + ["an audit record"] * (
+                    audit is not None
+                )
                 raise StoreError(
-                    f"could not record {type(events[0]).__name__} and {len(events) - 1} more "
-                    f"event(s); nothing was recorded ({type(error).__name__})"
+                    f"could not record {', '.join(what)}; nothing was recorded "
+                    f"({type(error).__name__})"
                 ) from error
+
+    def add_checkpoint(self, seq: int, text: str) -> None:
+        """Store a signed audit checkpoint (its own transaction)."""
+        with self._lock:
+            db = self._open_db()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                audit_sql.insert_checkpoint(db, seq, text)
+                db.execute("COMMIT")
+            except sqlite3.Error as error:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise StoreError(f"could not store the audit checkpoint at seq {seq}") from error
+
+    def audit_head(self) -> ChainHead:
+        """The last audit record's seq and hash (``GENESIS`` when there is none)."""
+        return self._read(audit_sql.head)
+
+    def audit_last_checkpoint(self) -> tuple[int, str] | None:
+        """The newest audit checkpoint: its seq and stored text."""
+        return self._read(audit_sql.last_checkpoint)
+
+    def audit_records_after(self, seq: int, limit: int) -> list[StoredRecord]:
+        """Up to ``limit`` audit records after ``seq``, in order (to page through the log)."""
+        return self._read(audit_sql.records_after, seq, limit)
+
+    def audit_tail(self, count: int) -> list[StoredRecord]:
+        """The last ``count`` audit records, oldest first."""
+        return self._read(audit_sql.last_records, count)
+
+    def audit_checkpoints(self) -> list[tuple[int, str]]:
+        """Every audit checkpoint stored in the database: ``(seq, text)``."""
+        return self._read(audit_sql.checkpoints)
+
+    def _read(
+        self,
+        query: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        with self._lock:
+            try:
+                return query(self._open_db(), *args, **kwargs)
+            except sqlite3.Error as error:
+                raise StoreError(f"could not read the audit log: {error}") from error
 
     def probe_write(self) -> None:
         """Check that a write transaction can start and write, then roll it back.

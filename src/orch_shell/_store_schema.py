@@ -111,7 +111,26 @@ _V1: Final = (
     "CREATE INDEX turns_by_conversation ON turns (conversation_id, number)",
 )
 
-MIGRATIONS: Final[Sequence[Sequence[str]]] = (_V1,)
+# The audit log (see ``orch_core._audit``): each record exactly as hashed, and
+# the signed checkpoints. Rows are only ever appended; nothing in orch updates
+# or deletes them (``orch audit verify`` would say so).
+_V2: Final = (
+    """
+    CREATE TABLE audit_records (
+        seq INTEGER PRIMARY KEY,
+        record TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        record TEXT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: Final[Sequence[Sequence[str]]] = (_V1, _V2)
 """Step ``i`` takes a database from version ``i`` to ``i + 1``."""
 
 LATEST: Final = len(MIGRATIONS)

@@ -9,7 +9,6 @@ Exit codes: 0 ok, 1 a check or step failed, 2 bad usage or bad configuration.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -17,8 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 from returns.pipeline import is_successful
 
+from ._audit_cli import add_audit_commands
+from ._audit_keys import audit_key_files, ensure_audit_signer
 from ._config_file import init, load_settings
-from ._desktop_config import desktop_config
+from ._desktop_config import desktop_config, print_config, write_config
+from ._desktop_config_file import Platform
 from ._doctor import run_checks
 from ._local_issuer import ensure_local_credentials
 from ._logging import configure_logging
@@ -60,14 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     for name, function, summary in (
         ("serve", _serve, "run the MCP server (stdio for Claude Desktop, or --http)"),
         ("init", _init, "create the data directory, orch.toml, keys and your token"),
-        ("claude-desktop-config", _desktop, "print the entry for claude_desktop_config.json"),
+        ("claude-desktop-config", _desktop, "print (or --write) orch's Claude Desktop entry"),
         ("doctor", _doctor, "check the setup and say how to fix what is wrong"),
         ("status", _status, "show sessions, agents, running turns, cost and health"),
     ):
         parsers[name] = commands.add_parser(name, help=summary, description=summary)
         parsers[name].set_defaults(command=function)
     _serve_options(parsers["serve"])
+    parsers["claude-desktop-config"].add_argument(
+        "--write",
+        action="store_true",
+        help="merge the entry into Claude Desktop's config file (a backup is kept)",
+    )
     add_token_commands(commands)
+    add_audit_commands(commands)
     return parser
 
 
@@ -134,26 +142,36 @@ def _init(paths: OrchPaths, _environ: Mapping[str, str], _arguments: argparse.Na
     setup = local.unwrap()
     keys = "created" if setup.keys_created else "already there"
     print(f"{keys:<15}{paths.signing_key} (token signing key, private)")
+    audit_key = ensure_audit_signer(paths)
+    if not is_successful(audit_key):
+        print(f"orch: {audit_key.failure()}", file=sys.stderr)
+        return EXIT_FAILED
+    made = "created" if audit_key.unwrap()[1] else "already there"
+    print(f"{made:<15}{audit_key_files(paths)[0]} (audit signing key, private)")
     token = f"wrote ({setup.why})" if setup.token_written else "already there"
     print(f"{token:<15}{paths.token_file} (your token: keep it private)")
-    print(f"Settings: {paths.config_file}\nNext: `orch doctor`, then `orch claude-desktop-config`.")
+    print(
+        f"Settings: {paths.config_file}\n"
+        "Next: `orch doctor`, then `orch claude-desktop-config --write` (restart Claude Desktop)."
+    )
     return EXIT_OK
 
 
-def _desktop(paths: OrchPaths, environ: Mapping[str, str], _arguments: argparse.Namespace) -> int:
+def _desktop(paths: OrchPaths, environ: Mapping[str, str], arguments: argparse.Namespace) -> int:
     loaded = load_settings(paths, environ)
     if not is_successful(loaded):
         return _config_error(loaded.failure().describe())
     config = desktop_config(loaded.unwrap(), paths, environ)
-    for warning in config.warnings:
-        print(warning, file=sys.stderr)
-    print(json.dumps(config.block, indent=2))
-    print(
-        "Merge this into claude_desktop_config.json (Claude Desktop: Settings > Developer >"
-        " Edit Config), then restart Claude Desktop.",
-        file=sys.stderr,
+    if not arguments.write:
+        return print_config(config, sys.stdout, sys.stderr)
+    return write_config(
+        config,
+        environ,
+        platform=Platform.current(),
+        now=time.time(),
+        out=sys.stdout,
+        err=sys.stderr,
     )
-    return EXIT_OK
 
 
 def _doctor(paths: OrchPaths, environ: Mapping[str, str], _arguments: argparse.Namespace) -> int:

@@ -206,6 +206,7 @@ _roots = st.builds(
     st.lists(st.text(st.characters(blacklist_characters="/\0"), min_size=1), max_size=3),
 )
 _positive_int = st.integers(min_value=1, max_value=2**40)
+_rate = st.integers(min_value=0, max_value=2**40)  # 0: unlimited
 _seconds = st.floats(min_value=1e-3, max_value=1e9, allow_nan=False, allow_infinity=False)
 
 settings_strategy = st.builds(
@@ -232,6 +233,16 @@ settings_strategy = st.builds(
     ),
     limits=st.builds(
         Limits,
+        read_per_minute=_rate,
+        read_burst=_positive_int,
+        write_per_minute=_rate,
+        write_burst=_positive_int,
+        message_per_minute=_rate,
+        message_burst=_positive_int,
+        max_running_turns=_positive_int,
+        max_running_turns_per_principal=_positive_int,
+        max_agents_total=_positive_int,
+        max_stdio_line_bytes=_positive_int,
         max_sessions_per_principal=_positive_int,
         max_agents_per_session=_positive_int,
         max_message_bytes=_positive_int,

@@ -190,6 +190,19 @@ class CoreMachine(RuleBasedStateMachine):
         agent = self.model_agents.get(agent_id)
         return self.actor(who, None if agent is None else agent.session)
 
+    def over_a_turn_cap(self, agent: ModelAgent | None) -> Expected:
+        """``LIMIT_EXCEEDED`` when one more turn for ``agent``'s session owner breaks a cap."""
+        if agent is None:
+            return None
+        owner = self.model_sessions[agent.session].owner
+        running = [a for a in self.model_agents.values() if a.running is not None]
+        mine = [a for a in running if self.model_sessions[a.session].owner == owner]
+        over = (
+            len(running) >= LIMITS.max_running_turns
+            or len(mine) >= LIMITS.max_running_turns_per_principal
+        )
+        return ErrorCode.LIMIT_EXCEEDED if over else None
+
     def forget_agent(self, agent_id: str) -> None:
         agent = self.model_agents.pop(agent_id)
         conversations = {agent.conversation, *agent.archived}
@@ -358,6 +371,7 @@ class CoreMachine(RuleBasedStateMachine):
             mode[1],
             ErrorCode.NAME_TAKEN if name[0] in names else None,
             ErrorCode.LIMIT_EXCEEDED if len(names) >= LIMITS.max_agents_per_session else None,
+            ErrorCode.LIMIT_EXCEEDED if len(self.model_agents) >= LIMITS.max_agents_total else None,
         )
         if self.execute(command, expected, target=sid) is None or session is None:
             return multiple()
@@ -404,6 +418,7 @@ class CoreMachine(RuleBasedStateMachine):
             ErrorCode.NOT_FOUND if agent is None else None,
             message[1],
             ErrorCode.AGENT_BUSY if agent is not None and agent.running else None,
+            self.over_a_turn_cap(agent),
         )
         decision = self.execute(command, expected, target=aid)
         if decision is None or agent is None:
@@ -453,6 +468,7 @@ class CoreMachine(RuleBasedStateMachine):
             ErrorCode.NOT_FOUND if agent is None else None,
             None if initial is None else initial[1],
             ErrorCode.AGENT_BUSY if agent is not None and agent.running else None,
+            None if initial is None else self.over_a_turn_cap(agent),
         )
         decision = self.execute(command, expected, target=aid)
         if decision is None or agent is None:

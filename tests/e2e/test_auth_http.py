@@ -17,6 +17,7 @@ import pytest
 from fastmcp import Client
 
 from orch_core import AGENTS_MESSAGE, AuthFailureReason, Principal
+from tests import audit_kit
 from tests.e2e.http_server import INITIALIZE, HttpServer, http_server
 from tests.e2e.test_auth_stdio import GROUPS, kit_for, write_auth
 from tests.harness import ALICE, USER_SCOPES, make_world
@@ -50,6 +51,12 @@ def test_every_forged_token_is_a_401_and_every_valid_form_is_served(
             assert len(token) < 8 or token[-20:].encode() not in body
         status, headers, _ = server.post(INITIALIZE, None)
         assert status == 401 and headers["www-authenticate"].startswith("Bearer ")
+    # Each bad token left an auth.failure record with its reason (a missing one is
+    # not a failure: it is a client learning where to authenticate).
+    reasons = [r["body"]["reason"] for r in audit_kit.records(world, "auth.failure")]
+    refused = [a.reason.value for a in attacks if a.reason not in (None, AuthFailureReason.MISSING)]
+    assert sorted(reasons) == sorted(refused)
+    assert audit_kit.verify(world)[0] == 0
 
 
 def metadata_url(server: HttpServer) -> str:

@@ -22,6 +22,7 @@ import pytest
 
 from orch_shell._keys import write_private_text
 from orch_shell._paths import resolve_paths
+from tests import audit_kit
 from tests.e2e.clients import connect
 from tests.harness import ORCH_BIN, USER_SCOPES, World, make_world
 from tests.token_attacks import ATTACKS, VALID_FORMS, Attack, TokenKit
@@ -93,6 +94,17 @@ async def test_every_forged_token_is_unauthenticated_and_every_valid_form_works(
     created = sorted(s["name"] for s in listed["sessions"])
     expected = sorted(f"s{n}" for n, a in enumerate(attacks) if a.reason is None)
     assert created == expected, "a refused call created something"
+    # Every refusal left its decision record, with the reason and no principal.
+    made = {d["arguments"]["name"]: d for d in audit_kit.decisions(world, "create_session")}
+    for number, attack in enumerate(attacks):
+        decision = made[f"s{number}"]
+        if attack.reason is None:
+            assert decision["decision"] == "allowed", attack
+            continue
+        assert (decision["decision"], decision["code"]) == ("refused", "UNAUTHENTICATED")
+        assert decision["reason"] == attack.reason.value, attack
+        assert decision["principal"] is None, attack
+    assert audit_kit.verify(world)[0] == 0
 
 
 def start(world: World, **env: str) -> subprocess.CompletedProcess[bytes]:

@@ -26,6 +26,7 @@ from orch_core import (
 )
 from orch_shell._server import build_server
 from orch_shell._service import OrchService
+from tests import audit_kit
 from tests.harness import (
     ALICE,
     EXPECTED_TOOLS,
@@ -97,6 +98,9 @@ async def test_each_tool_without_its_scope_is_permission_denied(tmp_path: Path, 
             assert text.startswith("PERMISSION_DENIED: "), text
             assert repr(needed) in text, text
         assert orchestrator.state == before, "a refused call changed the state"
+        refusal = audit_kit.decisions(world, tool)[-1]
+        assert (refusal["decision"], refusal["code"]) == ("refused", "PERMISSION_DENIED")
+        assert refusal["principal"]["subject"] == ALICE.subject
         # The same call with the scope goes through: the refusal was the scope.
         granted = Principal(subject=ALICE.subject, scopes={needed})
         async with await as_principal(world, orchestrator, granted) as client:

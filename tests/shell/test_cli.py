@@ -122,12 +122,12 @@ def test_claude_desktop_config_without_claude_warns_but_prints(home: Path, tmp_p
 
 
 def test_doctor_passes_with_a_working_claude(home: Path, fake_path: str) -> None:
-    env = _env(home, fake_path)
+    env = _env(home, fake_path, HOME=str(home.parent))  # no Claude Desktop config there
     assert _orch("init", env=env).returncode == 0
     result = _orch("doctor", env=env)
     assert result.returncode == 0, result.stdout
     lines = [line for line in result.stdout.splitlines() if not line.startswith(" ")]
-    assert [line.split()[0] for line in lines] == ["ok"] * 6
+    assert [line.split()[0] for line in lines] == ["ok"] * 8
     assert f"claude version: {VERSION_LINE}" in result.stdout
 
 

@@ -15,7 +15,7 @@ from returns.result import Success
 
 from orch_core import DEFAULT_ACTION_SCOPES, SecurityPolicy
 from orch_core._settings import Settings, SettingsError, settings_from_mapping
-from orch_shell._config_file import init, load_settings, render_default_config
+from orch_shell._config_file import _SECTIONS, init, load_settings, render_default_config
 from orch_shell._paths import OrchPaths, resolve_paths
 
 
@@ -95,7 +95,8 @@ def test_rendered_template_uncommented_equals_the_defaults() -> None:
     valid setting equal to its default."""
     sections, _ = _sections_and_auth()
     uncommented = [SETTING_LINE.sub(r"\1", line) for line in sections]
-    assert sum(1 for line in sections if SETTING_LINE.match(line)) == 19  # every field
+    every_field = sum(len(fields(cls)) for _, cls in _SECTIONS)
+    assert sum(1 for line in sections if SETTING_LINE.match(line)) == every_field
     data = tomllib.loads("\n".join(uncommented))
     assert len(data["claude"]) == 8
     assert "auth" not in data

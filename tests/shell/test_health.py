@@ -38,7 +38,7 @@ async def test_a_sound_server_is_ok_with_every_check_named(tmp_path: Path) -> No
         "claude": "ok",
         "disk": "ok",
         "stuck_turns": "ok",
-        "audit": "not_configured",  # the audit log comes with issue 5
+        "audit": "ok",
     }
     assert health["checks"]["claude"]["version"] == VERSION
     assert health["checks"]["claude"]["path"] == sys.executable

@@ -19,6 +19,7 @@ import attrs
 import pytest
 
 from orch_core import (
+    GENESIS,
     AgentId,
     ClearConversation,
     Command,
@@ -205,7 +206,7 @@ def test_an_empty_file_is_migrated_to_the_latest_version(db_path: Path) -> None:
     with Store.open(db_path) as store:
         assert store.load() == State()
     with sqlite3.connect(db_path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -215,7 +216,7 @@ def test_a_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:
     with pytest.raises(StoreError) as raised:
         Store.open(db_path)
     assert str(raised.value) == (
-        "database schema version 999 is newer than this orch (1); upgrade orch"
+        "database schema version 999 is newer than this orch (2); upgrade orch"
     )
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 999
@@ -227,6 +228,23 @@ def test_reopening_keeps_data_and_version(db_path: Path, tmp_path: Path) -> None
         Recorder(store, str(tmp_path)).session("kept")
     with Store.open(db_path) as store:
         assert [s.name for s in store.load().sessions.values()] == ["kept"]
+
+
+def test_a_version_1_database_gains_the_audit_tables_and_keeps_its_data(
+    db_path: Path, tmp_path: Path
+) -> None:
+    with Store.open(db_path) as store:
+        Recorder(store, str(tmp_path)).session("kept")
+    with sqlite3.connect(db_path) as db:  # back to what an orch before the audit log wrote
+        db.execute("DROP TABLE audit_records")
+        db.execute("DROP TABLE audit_checkpoints")
+        db.execute("PRAGMA user_version = 1")
+    with Store.open(db_path) as store:
+        assert [s.name for s in store.load().sessions.values()] == ["kept"]
+        assert store.audit_head() == GENESIS
+        assert store.audit_checkpoints() == []
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_the_files_are_private_to_the_user(db_path: Path, tmp_path: Path) -> None:

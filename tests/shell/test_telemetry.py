@@ -15,7 +15,7 @@ from fastmcp.exceptions import NotFoundError, ResourceError, ToolError
 from prometheus_client.parser import text_string_to_metric_families
 
 from orch_core import HealthStatus
-from orch_shell._audit_hooks import AUDIT_SEALED_WITHIN_SECONDS, audit_check
+from orch_shell._audit_hooks import AUDIT_SEAL_OVERDUE_SECONDS, audit_check
 from orch_shell._logging import current_request_id, request_scope
 from orch_shell._metrics import Metrics
 from orch_shell._status_cli import duration, running_server
@@ -74,9 +74,15 @@ def test_resource_labels_name_the_template_never_the_ids(uri: str, kind: str) ->
 class FakeAudit:
     """An audit log as issue 5 will offer it to metrics and health."""
 
-    def __init__(self, records: int, sealed_at: float | None) -> None:
+    def __init__(
+        self, records: int, sealed_at: float | None, unsealed_since: float | None = None
+    ) -> None:
         self._records = records
         self._sealed_at = sealed_at
+        self._unsealed_since = unsealed_since
+
+    def unsealed_since(self) -> float | None:
+        return self._unsealed_since
 
     def records(self) -> int:
         return self._records
@@ -98,12 +104,15 @@ def test_the_audit_families_appear_once_an_audit_log_is_attached() -> None:
     assert found["orch_audit_checkpoint_age_seconds"] == 90
 
 
-def test_the_audit_check_is_not_configured_until_there_is_an_audit_log() -> None:
+def test_the_audit_check_is_degraded_when_records_wait_too_long_for_a_seal() -> None:
     assert audit_check(None, 0.0).status is HealthStatus.NOT_CONFIGURED
     assert audit_check(FakeAudit(1, sealed_at=100.0), 160.0).status is HealthStatus.OK
-    late = 100.0 + AUDIT_SEALED_WITHIN_SECONDS + 1
-    assert audit_check(FakeAudit(1, sealed_at=100.0), late).status is HealthStatus.DEGRADED
-    assert audit_check(FakeAudit(0, sealed_at=None), 0.0).status is HealthStatus.DEGRADED
+    assert audit_check(FakeAudit(0, sealed_at=None), 0.0).status is HealthStatus.OK
+    fresh = FakeAudit(5, sealed_at=100.0, unsealed_since=150.0)
+    assert audit_check(fresh, 150.0 + AUDIT_SEAL_OVERDUE_SECONDS).status is HealthStatus.OK
+    overdue = audit_check(fresh, 151.0 + AUDIT_SEAL_OVERDUE_SECONDS)
+    assert overdue.status is HealthStatus.DEGRADED
+    assert "sealing is failing" in overdue.detail
 
 
 def test_a_lock_left_by_a_dead_server_or_a_reused_pid_is_not_a_running_server(

@@ -242,10 +242,11 @@ async def test_a_client_that_gives_up_waiting_leaves_the_turn_running(world: Wor
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("audited", [True, False], ids=["audit-fails-first", "no-audit-log"])
 async def test_a_store_that_cannot_be_written_is_unavailable_and_changes_nothing(
-    world: World,
+    world: World, audited: bool
 ) -> None:
-    async with in_memory(world) as (client, orchestrator):
+    async with in_memory(world, audited=audited) as (client, orchestrator):
         (agent,) = await new_agents(client, world, "a")
         before = orchestrator.state
         orchestrator._store.close()  # every write now fails inside the store
