@@ -46,12 +46,17 @@ typecheck: $(STAMP)
 test: $(STAMP) $(NPM_STAMP) lint typecheck
 	$(BIN)/pytest -q
 
-## Benchmarks: metrics overhead per call, audit appends and verify, fairness under a flood
+## Benchmarks: orch vs a bare FastMCP server (per call, start-up, memory, parallel turns, scale),
+## audit appends and verify, fairness under a flood, metrics cost; then the targets table
 ## (writes bench/results.json).
 bench: $(STAMP)
-	$(BIN)/python bench/bench_metrics_overhead.py
+	$(BIN)/python bench/bench_vs_bare.py
+	$(BIN)/python bench/bench_parallel.py
+	$(BIN)/python bench/bench_scale.py
 	$(BIN)/python bench/bench_audit.py
-	$(BIN)/python bench/bench_fairness.py
+	$(BIN)/python bench/bench_fairness.py --seconds 20
+	$(BIN)/python bench/bench_metrics_overhead.py
+	@echo; $(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) tests/node_modules .mypy_cache .ruff_cache

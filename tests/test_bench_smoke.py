@@ -115,6 +115,17 @@ def test_vs_bare_smoke_compares_orch_with_the_bare_server(tmp_path: Path) -> Non
         assert summary[measure]["ratio"] > 0
         assert isinstance(summary[measure]["passed"], bool)
     assert summary["idle_rss"]["baseline"]["median_mib"] > 10
+    # The report reads what the run wrote: one row per measure, with its verdict.
+    report = subprocess.run(
+        [sys.executable, str(BENCH / "report.py"), "--results", str(tmp_path / "results.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    rows = [line for line in report.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + 4  # the header and vs_bare's four measures
+    assert all(row.rstrip(" |").endswith(("yes", "**no**")) for row in rows[1:])
 
 
 @pytest.mark.timeout(120)

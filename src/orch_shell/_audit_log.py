@@ -141,7 +141,8 @@ class AuditLog:
         """Write one record on its own; ``UNAVAILABLE`` if the database refuses it."""
         try:
             with self.appending(kind, body) as record:
-                self._store.apply((), audit=record)
+                # No disk flush: see Store.apply (state changes and checkpoints flush).
+                self._store.apply((), audit=record, flush=False)
         except StoreError as error:
             log.exception("audit record not written", kind=kind.value, error=str(error))
             return Failure(

@@ -127,10 +127,10 @@ class Orchestrator:
         """The store (for health probes; only the orchestrator writes to it)."""
         return self._store
 
-    def _commit(self, decision: Decision) -> Result[None, OrchError]:
+    def _commit(self, decision: Decision, *, flush: bool = True) -> Result[None, OrchError]:
         started = time.perf_counter()
         try:
-            self._apply(decision)
+            self._apply(decision, flush=flush)
         except StoreError as error:
             self.metrics.store_operation("apply", time.perf_counter() - started, failed=True)
             log.exception("store write failed", error=str(error))
@@ -147,21 +147,23 @@ class Orchestrator:
         self.metrics.recorded(decision.events, decision.effects, before, self.clock())
         return Success(None)
 
-    def _apply(self, decision: Decision) -> None:
+    def _apply(self, decision: Decision, *, flush: bool) -> None:
         """Store the decision's events; the first change of an audited tool call
         carries the call's outcome record in the same transaction."""
         call = current_call()
         if self.audit is None or call is None or not call.wants_outcome:
-            self._store.apply(decision.events)
+            self._store.apply(decision.events, flush=flush)
             return
         body = call.outcome("OK", changed_ids(decision.events))
         with self.audit.appending(AuditKind.OUTCOME, body) as record:
             self._store.apply(decision.events, audit=record)
         call.outcome_written = True
 
-    def _decide_commit(self, command: Command) -> Result[None, OrchError]:
+    def _decide_commit(self, command: Command, *, flush: bool = True) -> Result[None, OrchError]:
         """Decide and record a command that has no effects (runtime facts)."""
-        return decide(self._state, command, self.policy).bind(self._commit)
+        return decide(self._state, command, self.policy).bind(
+            lambda decision: self._commit(decision, flush=flush)
+        )
 
     async def _start_turns(self, decision: Decision) -> None:
         for effect in decision.effects:
@@ -186,7 +188,10 @@ class Orchestrator:
             return
         running = started.unwrap()
         process = ProcessInfo(pid=running.pid, pgid=running.pgid, start_time=running.start_time)
-        recorded = self._decide_commit(RecordProcess(turn_id=effect.turn_id, process=process))
+        # Not flushed: a power cut that could lose it also ends the process.
+        recorded = self._decide_commit(
+            RecordProcess(turn_id=effect.turn_id, process=process), flush=False
+        )
         if isinstance(recorded, Failure):
             log.error("could not record a turn's process", turn_id=effect.turn_id)
         task = asyncio.create_task(self._watch(effect.turn_id, running))

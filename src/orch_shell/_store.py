@@ -12,7 +12,8 @@ Durability settings, and why:
   the writer, and a commit is one append to the log;
 * ``synchronous=FULL`` - a commit is on disk when ``apply`` returns (WAL with
   ``NORMAL`` may lose the last commits on power loss, and a lost ``TurnStarted``
-  would orphan a running ``claude`` process);
+  would orphan a running ``claude`` process); ``apply(..., flush=False)`` is the
+  exception, for records a power cut makes moot or the next flush covers;
 * ``foreign_keys=ON`` - deletes cascade from a session down to its turns;
 * ``busy_timeout`` - a second process holding the write lock briefly waits
   instead of failing;
@@ -23,6 +24,7 @@ Durability settings, and why:
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sqlite3
 import threading
@@ -153,35 +155,57 @@ class Store:
     ) -> None:
         self.close()
 
-    def apply(self, events: Sequence[Event], audit: SealedRecord | None = None) -> None:
+    def apply(
+        self, events: Sequence[Event], audit: SealedRecord | None = None, *, flush: bool = True
+    ) -> None:
         """Record ``events`` and the ``audit`` record describing them in one
-        transaction: all of them, or (raising) none."""
+        transaction: all of them, or (raising) none.
+
+        ``flush=False`` skips the disk flush of this commit: it still survives
+        the process being killed (it is in the write-ahead log), but a power cut
+        can lose it until the next flushed commit. Only for what a power cut
+        makes moot or what the next flush covers: a turn's process id (the
+        process dies with the machine), and audit records of reads (the next
+        state change or checkpoint, every few seconds, flushes them; a
+        checkpoint is flushed, so it never names a record that could be lost).
+        """
         if not events and audit is None:
             return
         with self._lock:
             db = self._open_db()
+            if flush:
+                self._transaction(db, events, audit)
+                return
+            db.execute("PRAGMA synchronous = NORMAL")
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise StoreError("the database is busy or unwritable") from error
-            try:
-                for event in events:
-                    apply_event(db, event)
-                if audit is not None:
-                    audit_sql.insert_record(db, audit)
-                db.execute("COMMIT")
-            except BaseException as error:
+                self._transaction(db, events, audit)
+            finally:
                 with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                if not isinstance(error, Exception):
-                    raise  # KeyboardInterrupt and friends stay what they are
-                what = [type(e).__name__ for e in events] + ["an audit record"] * (
-                    audit is not None
-                )
-                raise StoreError(
-                    f"could not record {', '.join(what)}; nothing was recorded "
-                    f"({type(error).__name__})"
-                ) from error
+                    db.execute("PRAGMA synchronous = FULL")
+
+    def _transaction(
+        self, db: sqlite3.Connection, events: Sequence[Event], audit: SealedRecord | None
+    ) -> None:
+        """Write ``events`` and ``audit`` in one transaction (the lock is held)."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreError("the database is busy or unwritable") from error
+        try:
+            for event in events:
+                apply_event(db, event)
+            if audit is not None:
+                audit_sql.insert_record(db, audit)
+            db.execute("COMMIT")
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            if not isinstance(error, Exception):
+                raise  # KeyboardInterrupt and friends stay what they are
+            what = [type(e).__name__ for e in events] + ["an audit record"] * (audit is not None)
+            raise StoreError(
+                f"could not record {', '.join(what)}; nothing was recorded ({type(error).__name__})"
+            ) from error
 
     def add_checkpoint(self, seq: int, text: str) -> None:
         """Store a signed audit checkpoint (its own transaction)."""
@@ -247,7 +271,21 @@ class Store:
                 raise StoreError(f"the database cannot be written: {error}") from error
 
     def load(self) -> State:
-        """The whole state, read in one snapshot."""
+        """The whole state, read in one snapshot.
+
+        The cyclic garbage collector is paused meanwhile: building 100,000 turns
+        triggers it thousands of times for nothing (they are all kept), which cost
+        about a third of a large store's load time (``bench/bench_scale.py``).
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load_snapshot()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _load_snapshot(self) -> State:
         with self._lock:
             db = self._open_db()
             try:

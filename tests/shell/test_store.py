@@ -21,6 +21,7 @@ import pytest
 from orch_core import (
     GENESIS,
     AgentId,
+    AuditKind,
     ClearConversation,
     Command,
     CreateAgent,
@@ -42,6 +43,7 @@ from orch_core import (
     TurnOutcome,
     TurnStatus,
     Usage,
+    seal,
 )
 from orch_shell._store import Store, StoreError
 from tests.core.scenario import IdMint, directory
@@ -245,6 +247,17 @@ def test_a_version_1_database_gains_the_audit_tables_and_keeps_its_data(
         assert store.audit_checkpoints() == []
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_an_unflushed_commit_is_kept_and_later_commits_are_flushed_again(
+    db_path: Path, tmp_path: Path
+) -> None:
+    record = seal(GENESIS, AuditKind.TOOLS_LIST, {}, at_us=1)
+    with Store.open(db_path) as store:
+        store.apply((), audit=record, flush=False)
+        synchronous = store._db.execute("PRAGMA synchronous").fetchone()[0]  # type: ignore[union-attr]
+        assert synchronous == 2  # FULL again for the next commit
+        assert store.audit_head() == record.head
 
 
 def test_the_files_are_private_to_the_user(db_path: Path, tmp_path: Path) -> None:
