@@ -168,3 +168,12 @@ def merge_results(path: Path, key: str, summary: dict[str, Any]) -> None:
     existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     existing[key] = summary
     path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def publish(given: Path | None, smoke: bool, key: str, summary: dict[str, Any]) -> None:
+    """Merge ``summary`` into the results file: ``given``, else ``RESULTS`` (a smoke
+    run writes only where it is told to)."""
+    results = given or (None if smoke else RESULTS)
+    if results is not None:
+        merge_results(results, key, summary)
+        print(f"results: {results} [{key}]")

@@ -55,9 +55,9 @@ from _common import (
     connect,
     header,
     make_home,
-    merge_results,
     orch_params,
     print_rows,
+    publish,
     stats_ms,
 )
 from mcp import ClientSession
@@ -339,10 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         agents, turn, rounds = 4, 0.5, 1
     summary = asyncio.run(run(agents, turn, rounds))
     print_table(summary)
-    results = arguments.results or (None if arguments.smoke else RESULTS)
-    if results is not None:
-        merge_results(results, KEY, summary)
-        print(f"results: {results} [{KEY}]")
+    publish(arguments.results, arguments.smoke, KEY, summary)
     return 0
 
 

@@ -44,9 +44,9 @@ from _common import (
     connect,
     header,
     make_home,
-    merge_results,
     orch_params,
     print_rows,
+    publish,
     stats_ms,
     token_subject,
 )
@@ -330,10 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         shape, rounds, calls = (20, 10, 2_000), 1, 10
     summary = asyncio.run(run(shape, rounds, calls))
     print_table(summary)
-    results = arguments.results or (None if arguments.smoke else RESULTS)
-    if results is not None:
-        merge_results(results, KEY, summary)
-        print(f"results: {results} [{KEY}]")
+    publish(arguments.results, arguments.smoke, KEY, summary)
     return 0
 
 

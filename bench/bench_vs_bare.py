@@ -51,9 +51,9 @@ from _common import (
     connect,
     header,
     make_home,
-    merge_results,
     orch_params,
     print_rows,
+    publish,
     server_rss,
     stats_ms,
 )
@@ -266,10 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         starts, rounds, sizes = 1, 1, (10, 4, 2)
     summary = asyncio.run(run(starts, rounds, sizes))
     print_table(summary)
-    results = arguments.results or (None if arguments.smoke else RESULTS)
-    if results is not None:
-        merge_results(results, KEY, summary)
-        print(f"results: {results} [{KEY}]")
+    publish(arguments.results, arguments.smoke, KEY, summary)
     return 0
 
 

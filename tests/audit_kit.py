@@ -24,10 +24,10 @@ def decisions(world: World, tool: str | None = None) -> list[dict[str, Any]]:
     return [b for b in bodies if tool is None or b["tool"] == tool]
 
 
-def verify(world: World, *arguments: str) -> tuple[int, str]:
-    """``orch audit verify`` on the world: its exit code and output."""
-    done = subprocess.run(
-        [str(ORCH_BIN), "audit", "verify", *arguments],
+def run_orch(world: World, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``orch ARGUMENTS`` in the world's environment, stdin closed; never raises on exit."""
+    return subprocess.run(
+        [str(ORCH_BIN), *arguments],
         env=world.server_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -35,4 +35,9 @@ def verify(world: World, *arguments: str) -> tuple[int, str]:
         timeout=120,
         check=False,
     )
+
+
+def verify(world: World, *arguments: str) -> tuple[int, str]:
+    """``orch audit verify`` on the world: its exit code and output."""
+    done = run_orch(world, "audit", "verify", *arguments)
     return done.returncode, (done.stdout + done.stderr).strip()

@@ -13,80 +13,6 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-@pytest.mark.timeout(120)
-def test_metrics_overhead_smoke_merges_its_results(tmp_path: Path) -> None:
-    results = tmp_path / "results.json"
-    results.write_text(json.dumps({"another_benchmark": {"kept": True}}))
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(BENCH / "bench_metrics_overhead.py"),
-            "--smoke",
-            "--results",
-            str(results),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "on/off: median" in run.stdout
-    written = json.loads(results.read_text())
-    assert written["another_benchmark"] == {"kept": True}
-    summary = written["metrics_overhead"]
-    assert summary["metrics_on"]["calls"] == summary["metrics_off"]["calls"] == 10
-    assert summary["median_ratio"] > 0
-
-
-@pytest.mark.timeout(120)
-def test_audit_smoke_verifies_its_log_and_merges_its_results(tmp_path: Path) -> None:
-    results = tmp_path / "results.json"
-    results.write_text(json.dumps({"another_benchmark": {"kept": True}}))
-    run = subprocess.run(
-        [sys.executable, str(BENCH / "bench_audit.py"), "--smoke", "--results", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "orch audit verify (subprocess)" in run.stdout
-    written = json.loads(results.read_text())
-    assert written["another_benchmark"] == {"kept": True}
-    summary = written["audit"]
-    append = summary["append"]
-    assert append["appends_per_repetition"] == 200
-    assert append["checkpoint_every_100"]["median_per_s"] > 0
-    assert append["no_checkpoints"]["median_per_s"] > 0
-    assert summary["verify"]["records"] == 1_000
-    assert summary["verify"]["checkpoints"] == 10
-
-
-@pytest.mark.timeout(120)
-def test_fairness_smoke_serves_b_during_a_flood_and_merges_its_results(tmp_path: Path) -> None:
-    results = tmp_path / "results.json"
-    results.write_text(json.dumps({"another_benchmark": {"kept": True}}))
-    run = subprocess.run(
-        [sys.executable, str(BENCH / "bench_fairness.py"), "--smoke", "--results", str(results)],
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "A flood:" in run.stdout
-    written = json.loads(results.read_text())
-    assert written["another_benchmark"] == {"kept": True}
-    summary = written["fairness"]
-    assert summary["b_under_flood"]["calls"] > 0
-    assert summary["b_under_flood"]["errors"] == 0
-    assert summary["b_under_flood"]["p99_ms"] > 0
-    flood = summary["a_flood"]
-    assert flood["calls"] == flood["admitted"] + flood["rate_limited"] + flood["other_errors"]
-    assert flood["other_errors"] == 0
-
-
 def run_smoke(script: str, results: Path) -> tuple[str, dict[str, Any]]:
     """Run ``script --smoke`` writing into ``results`` (which holds another key already);
     its stdout and the results, checking the other key was kept."""
@@ -102,6 +28,41 @@ def run_smoke(script: str, results: Path) -> tuple[str, dict[str, Any]]:
     written: dict[str, Any] = json.loads(results.read_text())
     assert written["another_benchmark"] == {"kept": True}
     return run.stdout, written
+
+
+@pytest.mark.timeout(120)
+def test_metrics_overhead_smoke_merges_its_results(tmp_path: Path) -> None:
+    stdout, written = run_smoke("bench_metrics_overhead.py", tmp_path / "results.json")
+    assert "on/off: median" in stdout
+    summary = written["metrics_overhead"]
+    assert summary["metrics_on"]["calls"] == summary["metrics_off"]["calls"] == 10
+    assert summary["median_ratio"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_audit_smoke_verifies_its_log_and_merges_its_results(tmp_path: Path) -> None:
+    stdout, written = run_smoke("bench_audit.py", tmp_path / "results.json")
+    assert "orch audit verify (subprocess)" in stdout
+    summary = written["audit"]
+    append = summary["append"]
+    assert append["appends_per_repetition"] == 200
+    assert append["checkpoint_every_100"]["median_per_s"] > 0
+    assert append["no_checkpoints"]["median_per_s"] > 0
+    assert summary["verify"]["records"] == 1_000
+    assert summary["verify"]["checkpoints"] == 10
+
+
+@pytest.mark.timeout(120)
+def test_fairness_smoke_serves_b_during_a_flood_and_merges_its_results(tmp_path: Path) -> None:
+    stdout, written = run_smoke("bench_fairness.py", tmp_path / "results.json")
+    assert "A flood:" in stdout
+    summary = written["fairness"]
+    assert summary["b_under_flood"]["calls"] > 0
+    assert summary["b_under_flood"]["errors"] == 0
+    assert summary["b_under_flood"]["p99_ms"] > 0
+    flood = summary["a_flood"]
+    assert flood["calls"] == flood["admitted"] + flood["rate_limited"] + flood["other_errors"]
+    assert flood["other_errors"] == 0
 
 
 @pytest.mark.timeout(120)

@@ -66,14 +66,18 @@ def admitted(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return gate
 
 
-def _client(context: MiddlewareContext[Any]) -> Body | None:
-    """The client's name and version from its ``initialize``, when the session has one."""
-    session = getattr(context.fastmcp_context, "session", None) if context.fastmcp_context else None
-    params = getattr(session, "client_params", None)
+def _client_info(params: object) -> Body | None:
+    """Name and version from ``initialize`` parameters (``None`` when absent)."""
     info = getattr(params, "client_info", None) or getattr(params, "clientInfo", None)
     if info is None:
         return None
     return {"name": str(info.name)[:128], "version": str(info.version)[:64]}
+
+
+def _client(context: MiddlewareContext[Any]) -> Body | None:
+    """The client's name and version from its ``initialize``, when the session has one."""
+    session = getattr(context.fastmcp_context, "session", None) if context.fastmcp_context else None
+    return _client_info(getattr(session, "client_params", None))
 
 
 def _base(context: MiddlewareContext[Any]) -> Body:
@@ -164,12 +168,7 @@ class AuditTrail(Middleware):
     ) -> Any:
         result = await call_next(context)
         params = getattr(context.message, "params", None)
-        info = getattr(params, "client_info", None) or getattr(params, "clientInfo", None)
-        client = (
-            None
-            if info is None
-            else {"name": str(info.name)[:128], "version": str(info.version)[:64]}
-        )
+        client = _client_info(params)
         version = getattr(params, "protocol_version", None) or getattr(
             params, "protocolVersion", None
         )

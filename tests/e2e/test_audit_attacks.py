@@ -13,7 +13,6 @@ import asyncio
 import json
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +21,8 @@ import pytest
 
 from orch_core import AuditKind, ChainHead, Limits, canonical_json, record_hash, seal
 from orch_shell._keys import create_key_pair
-from tests.audit_kit import verify
-from tests.harness import ORCH_BIN, World, in_memory, make_world, new_agent, test_settings
+from tests.audit_kit import run_orch, verify
+from tests.harness import World, in_memory, make_world, new_agent, test_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -227,29 +226,16 @@ def test_a_record_appended_by_hand_is_intact_but_unsealed(original: Path, tmp_pa
     assert output.endswith("; 1 unsealed at the tail")
 
 
-def run_orch(world: World, *arguments: str) -> str:
-    done = subprocess.run(
-        [str(ORCH_BIN), *arguments],
-        env=world.server_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout
-
-
 def test_show_and_export_print_the_records(original: Path, tmp_path: Path) -> None:
     world = attacked(original, tmp_path, lambda db: None)
     with sqlite3.connect(world.data / "orch.db") as db:
         last = last_seq(db)
-    shown = run_orch(world, "audit", "show", "--tail", "3").splitlines()
+    shown = run_orch(world, "audit", "show", "--tail", "3").stdout.splitlines()
     assert [line.split()[0] for line in shown] == [str(last - 2), str(last - 1), str(last)]
     assert "server.stop" in shown[-1]
     exported = [
         json.loads(line)
-        for line in run_orch(world, "audit", "export", "--since", "10").splitlines()
+        for line in run_orch(world, "audit", "export", "--since", "10").stdout.splitlines()
     ]
     assert [e["record"]["seq"] for e in exported] == list(range(11, last + 1))
     assert all(e["hash"] == record_hash(canonical_json(e["record"])) for e in exported)
