@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sqlite3
 import statistics
@@ -65,6 +64,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _common import ORCH, RESULTS, publish
 
 from orch_core import (
     GENESIS,
@@ -86,8 +87,6 @@ from orch_shell._audit_log import AuditLog, checkpoint_path, open_audit_log
 from orch_shell._paths import OrchPaths, resolve_paths
 from orch_shell._store import Store
 
-ORCH = Path(sys.executable).parent / "orch"
-RESULTS = Path(__file__).resolve().parent / "results.json"
 KEY = "audit"
 SEAL_EVERY = 100
 BLOCK = 500
@@ -301,13 +300,6 @@ def print_table(summary: dict[str, Any]) -> None:
     print(f"  reading the pages              {verify['read_pages_median_s']:>8.3f} s")
 
 
-def merge_results(path: Path, summary: dict[str, Any]) -> None:
-    """Put ``summary`` under this benchmark's key, keeping every other key."""
-    existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    existing[KEY] = summary
-    path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=5, help="append runs per variant")
@@ -324,10 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="orch-bench-audit-") as root:
         summary = run(Path(root), *sizes, verify_reps)
     print_table(summary)
-    results = arguments.results or (None if arguments.smoke else RESULTS)
-    if results is not None:
-        merge_results(results, summary)
-        print(f"results: {results} [{KEY}]")
+    publish(arguments.results, arguments.smoke, KEY, summary)
     return 0
 
 

@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _common import ORCH, RESULTS, header, make_home, merge_results, stats_ms
+from _common import ORCH, RESULTS, header, make_home, publish, stats_ms
 
 KEY = "fairness"
 SCOPES = ("sessions:read", "sessions:write")
@@ -277,10 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, flooders = 2.0, 2
     summary = run(seconds, flooders, arguments.interval)
     print_summary(summary)
-    results = arguments.results or (None if arguments.smoke else RESULTS)
-    if results is not None:
-        merge_results(results, KEY, summary)
-        print(f"results: {results} [{KEY}]")
+    publish(arguments.results, arguments.smoke, KEY, summary)
     return 0
 
 

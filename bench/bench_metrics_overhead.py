@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -39,11 +38,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _common import ORCH, RESULTS, publish
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-ORCH = Path(sys.executable).parent / "orch"
-RESULTS = Path(__file__).resolve().parent / "results.json"
 KEY = "metrics_overhead"
 BLOCK = 50
 WARMUP = 100
@@ -156,13 +154,6 @@ def print_table(summary: dict[str, Any]) -> None:
     )
 
 
-def merge_results(path: Path, summary: dict[str, Any]) -> None:
-    """Put ``summary`` under this benchmark's key, keeping every other key."""
-    existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    existing[KEY] = summary
-    path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
 async def run(rounds: int, calls: int, warmup: int) -> dict[str, Any]:
     measured: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="orch-bench-") as root:
@@ -184,10 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds, calls, warmup = 1, 10, 2
     summary = asyncio.run(run(rounds, calls, warmup))
     print_table(summary)
-    results = arguments.results or (None if arguments.smoke else RESULTS)
-    if results is not None:
-        merge_results(results, summary)
-        print(f"results: {results} [{KEY}]")
+    publish(arguments.results, arguments.smoke, KEY, summary)
     return 0
 
 
