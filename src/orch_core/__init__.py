@@ -31,6 +31,7 @@ from ._claude_cli import (
 )
 from ._claude_invocation import agent_environment, build_argv
 from ._commands import (
+    CancelTurn,
     ClearConversation,
     Command,
     CreateAgent,
@@ -192,6 +193,7 @@ __all__ = [
     "AuditSettings",
     "AuthFailure",
     "AuthFailureReason",
+    "CancelTurn",
     "ChainBreak",
     "ChainHead",
     "ChainSummary",

@@ -50,6 +50,9 @@ class AuditKind(enum.StrEnum):
     """Before a tool runs: allowed, or refused with its code (written or the tool does not run)."""
     OUTCOME = "tool.outcome"
     """After a tool ran: its code, duration, ids created or deleted."""
+    CANCELLED = "tool.cancelled"
+    """A call cancelled after its outcome was recorded: a send waiting for its turn,
+    cancelled by the client (the turn is then stopped) or by the server's shutdown."""
     RESOURCE_READ = "resource.read"
     AUTH_FAILURE = "auth.failure"
     """A credential refused before any MCP message was read (an HTTP 401)."""

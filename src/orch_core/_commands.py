@@ -109,6 +109,16 @@ class EndTurn:
     outcome: TurnOutcome
 
 
+@frozen(kw_only=True)
+class CancelTurn:
+    """Stop a running turn and record it ``cancelled`` with ``reason`` (the client
+    that sent its message cancelled the request)."""
+
+    turn_id: TurnId
+    now: float
+    reason: str
+
+
 Command = (
     CreateSession
     | DeleteSession
@@ -119,6 +129,7 @@ Command = (
     | StartNewConversation
     | RecordProcess
     | EndTurn
+    | CancelTurn
 )
 
 

@@ -12,6 +12,7 @@ import icontract
 from returns.result import Result, Success
 
 from ._commands import (
+    CancelTurn,
     ClearConversation,
     Command,
     CreateAgent,
@@ -27,6 +28,7 @@ from ._commands import (
 )
 from ._decide_structure import create_agent, create_session, delete_agent, delete_session
 from ._decide_turns import (
+    cancel_turn,
     clear_conversation,
     end_turn,
     record_process,
@@ -109,3 +111,5 @@ def decide(  # noqa: PLR0911 - one return per kind of command reads as the table
             return record_process(state, command)
         case EndTurn():
             return end_turn(state, command)
+        case CancelTurn():
+            return cancel_turn(state, command)

@@ -6,6 +6,7 @@ from returns.result import Failure, Result, Success
 
 from ._access import find_agent
 from ._commands import (
+    CancelTurn,
     ClearConversation,
     Decision,
     EndTurn,
@@ -13,6 +14,7 @@ from ._commands import (
     SendMessage,
     StartNewConversation,
     StartTurn,
+    StopTurn,
 )
 from ._errors import ErrorCode, OrchError, invalid, not_found
 from ._events import (
@@ -24,7 +26,7 @@ from ._events import (
 )
 from ._ids import ConversationId, TurnId
 from ._lifecycle import ConversationStatus, TurnStatus, can_transition
-from ._model import Agent, Conversation, State, Turn
+from ._model import Agent, Conversation, State, Turn, TurnOutcome
 from ._rules import Policy, all_ok, text
 from ._turn_caps import room_to_run
 
@@ -125,6 +127,22 @@ def end_turn(state: State, cmd: EndTurn) -> Result[Decision, OrchError]:
             )
             if can_transition(turn.status, target)
             else Failure(invalid(f"a turn cannot go from {turn.status} to {target}"))
+        )
+    )
+
+
+def cancel_turn(state: State, cmd: CancelTurn) -> Result[Decision, OrchError]:
+    """Stop a running turn's process group, then record it ``cancelled``."""
+    return _running_turn(state, cmd.turn_id).map(
+        lambda turn: Decision(
+            events=(
+                TurnEnded(
+                    turn_id=turn.id,
+                    finished_at=cmd.now,
+                    outcome=TurnOutcome(status=TurnStatus.CANCELLED, error=cmd.reason),
+                ),
+            ),
+            effects=(StopTurn(turn_id=turn.id),),
         )
     )
 

@@ -81,6 +81,11 @@ class ClaudeSettings:
         validator=checks.positive,
         metadata={DOC: "Largest reply accepted from one turn; a longer one fails the turn."},
     )
+    max_output_bytes: int = field(
+        default=128 * 1024 * 1024,
+        validator=checks.positive,
+        metadata={DOC: "Most CLI output accepted from one turn, all lines; more fails the turn."},
+    )
     stderr_tail_bytes: int = field(
         default=8_192,
         validator=checks.positive,

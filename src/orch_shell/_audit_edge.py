@@ -37,7 +37,7 @@ from ._audit_log import AuditLog
 from ._auth_edge import MONITORING_URIS
 from ._errors_edge import raise_tool_error
 from ._logging import current_request_id
-from ._metrics import OK
+from ._metrics import CANCELLED, OK
 from ._telemetry_edge import code_of
 
 P = ParamSpec("P")
@@ -129,6 +129,8 @@ class AuditTrail(Middleware):
         if call.wants_outcome:
             call.outcome_written = True
             return self._write(AuditKind.OUTCOME, call.outcome(code))
+        if code == CANCELLED:  # after its outcome: a send stopped while it waited
+            return self._write(AuditKind.CANCELLED, call.outcome(code))
         return True
 
     def _write(self, kind: AuditKind, body: Body) -> bool:

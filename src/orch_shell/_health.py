@@ -1,7 +1,7 @@
 """Health: the facts behind ``orch://health``, ``GET /health`` and ``orch status``.
 
-Each check looks at one real thing (it writes to the store inside a transaction
-it rolls back, looks ``claude`` up on the PATH and asks its version, measures
+Each check looks at one real thing (it commits a change-nothing write to the
+store, looks ``claude`` up on the PATH and asks its version, measures
 the data folder's disk) and never raises: health is asked for precisely when
 something is broken. What the checks add up to is the core's decision
 (:func:`orch_core.overall`).
@@ -47,7 +47,7 @@ _MIB = 1024 * 1024
 
 
 def store_check(store: Store) -> HealthCheck:
-    """``ok`` when the store can be written (probed, then rolled back), else ``failing``."""
+    """``ok`` when the store takes a commit (one that changes nothing), else ``failing``."""
     try:
         store.probe_write()
     except StoreError as error:

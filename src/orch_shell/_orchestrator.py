@@ -26,6 +26,7 @@ from returns.result import Failure, Result, Success
 
 from orch_core import (
     AuditKind,
+    CancelTurn,
     Command,
     Decision,
     EndTurn,
@@ -56,6 +57,9 @@ from ._turn_process import RunningTurn
 from ._turns import LiveTurns
 
 log = structlog.get_logger("orch.orchestrator")
+
+#: How often a turn ending the store refused is tried again.
+UNSAVED_RETRY_SECONDS = 1.0
 
 
 @attrs.frozen(kw_only=True)
@@ -94,6 +98,12 @@ class Orchestrator:
         self._lock = asyncio.Lock()
         self._watchers: set[asyncio.Task[None]] = set()
         self.accepting = True
+        self.closing = False
+        self._unsaved: dict[TurnId, EndTurn] = {}
+        """Turn endings the store refused; retried until saved (see ``_record_end``)."""
+        self._retrying: asyncio.Task[None] | None = None
+        """Set when the server starts to stop (a signal): from then on a cancelled
+        wait is the server's doing, and shutdown records the turn."""
 
     @property
     def state(self) -> State:
@@ -104,6 +114,7 @@ class Orchestrator:
         """Decide ``command``, stop what must stop, record, then start turns."""
         for _ in range(5):
             async with self._lock:
+                self._save_unsaved()
                 decided = decide(self._state, command, self.policy)
                 if isinstance(decided, Failure):
                     return Failure(decided.failure())
@@ -199,11 +210,43 @@ class Orchestrator:
         task.add_done_callback(self._watchers.discard)
 
     async def _watch(self, turn_id: TurnId, running: RunningTurn) -> None:
-        report = await running.wait()
+        try:
+            report = await running.wait()
+        except Exception:  # a bug in the runtime; it has already killed the group
+            log.exception("turn supervision failed", turn_id=turn_id)
+            ending = self._ending(
+                turn_id,
+                TurnStatus.FAILED,
+                "orch failed while running this turn (see the server log); send the message again",
+                error_code=ErrorCode.INTERNAL.value,
+            )
+        else:
+            ending = end_turn_command(turn_id, report, now=self.clock())
         async with self._lock:
             if turn_id in self.live.stopping or self.live.handle(turn_id) is not running:
                 return  # whoever stopped it records its end
-            self._record_end(end_turn_command(turn_id, report, now=self.clock()))
+            self._record_end(ending)
+
+    def cancel_soon(self, turn_id: TurnId, reason: str) -> None:
+        """Stop a running turn in the background and record it ``cancelled`` with
+        ``reason``: the client cancelled the request that waits for it.
+
+        Nothing happens if the turn has ended meanwhile, or if the server is
+        stopping (shutdown stops and records every running turn itself).
+        """
+        if self.closing or not self.accepting or not self.live.needs_stop(turn_id):
+            return
+        task = asyncio.create_task(self._cancel(turn_id, reason), name=f"cancel-{turn_id}")
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _cancel(self, turn_id: TurnId, reason: str) -> None:
+        await self.live.stop([turn_id])  # outside the lock, as ``execute`` would
+        if self.closing or not self.accepting:
+            return  # shutdown records it
+        cancelled = await self.execute(CancelTurn(turn_id=turn_id, now=self.clock(), reason=reason))
+        if isinstance(cancelled, Failure):  # it ended by itself first, or was deleted
+            log.info("turn not cancelled", turn_id=turn_id, reason=str(cancelled.failure()))
 
     def _ending(
         self, turn_id: TurnId, status: TurnStatus, error: str, *, error_code: str | None = None
@@ -213,10 +256,12 @@ class Orchestrator:
         return EndTurn(turn_id=turn_id, now=self.clock(), outcome=outcome)
 
     def _record_end(self, command: EndTurn) -> None:
+        """Record how a turn ended. If the store takes no write at all (a full disk,
+        a read-only file), the ending is kept and retried until it is saved, so a
+        turn's outcome is never dropped and its agent never stays busy for ever."""
         ended = self._decide_commit(command)
         if isinstance(ended, Failure) and ended.failure().code is ErrorCode.UNAVAILABLE:
-            # The store refused the full record: keep at least the ending, so the
-            # agent does not stay busy for ever.
+            # The store refused the full record: try to keep at least the ending.
             status = command.outcome.status
             ended = self._decide_commit(
                 self._ending(
@@ -225,10 +270,31 @@ class Orchestrator:
                     f"the turn ended ({status}) but its reply could not be saved",
                 )
             )
+            if isinstance(ended, Failure) and ended.failure().code is ErrorCode.UNAVAILABLE:
+                self._keep_unsaved(command)
+                return
         if isinstance(ended, Failure):
             # Typically: the turn was deleted with its agent meanwhile.
             log.info("turn end not recorded", turn_id=command.turn_id, reason=str(ended.failure()))
         self.live.finished(command.turn_id)
+
+    def _keep_unsaved(self, command: EndTurn) -> None:
+        log.warning("turn end not saved yet: retrying", turn_id=command.turn_id)
+        self._unsaved[command.turn_id] = command
+        if self.accepting and (self._retrying is None or self._retrying.done()):
+            self._retrying = asyncio.create_task(self._retry_unsaved(), name="unsaved-endings")
+
+    async def _retry_unsaved(self) -> None:
+        while self._unsaved and self.accepting:
+            await asyncio.sleep(UNSAVED_RETRY_SECONDS)
+            async with self._lock:
+                self._save_unsaved()
+
+    def _save_unsaved(self) -> None:
+        """Try again to record the turn endings the store refused (under the lock)."""
+        for turn_id, command in list(self._unsaved.items()):
+            del self._unsaved[turn_id]
+            self._record_end(command)  # kept again if the store still refuses it
 
     async def recover(self) -> list[TurnId]:
         """After a crash: kill surviving process groups of turns left running
@@ -259,9 +325,12 @@ class Orchestrator:
         ``cancelled``, and close the store."""
         self.accepting = False
         await self.live.stop(self.live.live_ids())
+        if self._retrying is not None:
+            self._retrying.cancel()
         async with self._lock:
+            self._save_unsaved()  # a turn that ended keeps its real ending if it can
             for turn in list(self._state.turns.values()):
-                if turn.status is TurnStatus.RUNNING:
+                if turn.status is TurnStatus.RUNNING and turn.id not in self._unsaved:
                     self._record_end(
                         self._ending(
                             turn.id,

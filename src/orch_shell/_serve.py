@@ -48,7 +48,10 @@ log = structlog.get_logger("orch.serve")
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-Transport = Callable[[FastMCP], Coroutine[Any, Any, None]]
+Transport = Callable[[FastMCP, Callable[[], None]], Coroutine[Any, Any, None]]
+"""Serves the server until its client is gone; calls its second argument as soon as
+it knows the client is leaving (stdin closed), before requests still running are
+cancelled, so a cancelled wait is known to be the server's doing, not the client's."""
 ServerHook = Callable[[FastMCP, Metrics, Health, AuditLog], None]
 """Called with the built server before it serves (HTTP adds its routes)."""
 
@@ -107,9 +110,10 @@ def serve_stdio(settings: Settings, paths: OrchPaths, environ: Mapping[str, str]
     authenticate = credentials.unwrap()
     log.info("verifying tokens", how=verifier.unwrap().describe())
 
-    async def transport(server: FastMCP) -> None:
+    async def transport(server: FastMCP, closing: Callable[[], None]) -> None:
         log.info("serving on stdio", pid=os.getpid())
-        await serve_stdio_transport(server, max_line_bytes=settings.limits.max_stdio_line_bytes)
+        limit = settings.limits.max_stdio_line_bytes
+        await serve_stdio_transport(server, max_line_bytes=limit, on_eof=closing)
 
     metrics = server_metrics(settings)
     return run_server(settings, paths, authenticate, transport, stop_on_eof=True, metrics=metrics)
@@ -170,10 +174,19 @@ async def _serve(
             {"pid": os.getpid(), "version": version(), "interrupted_turns": list(interrupted)},
         )
         sealing = asyncio.create_task(orchestrator.audit.run_sealer())
-    serving = asyncio.create_task(transport(server))
+
+    def closing() -> None:
+        orchestrator.closing = True  # cancelled waits are now ours: shutdown records them
+
+    serving = asyncio.create_task(transport(server, closing))
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        closing()
+        serving.cancel()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, serving.cancel)
+        loop.add_signal_handler(signum, stop)
     try:
         await serving
     except asyncio.CancelledError:

@@ -14,7 +14,7 @@ import contextlib
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import structlog
 import uvicorn
@@ -101,7 +101,8 @@ def serve_http(
             metadata_url=metadata_url,
         )
 
-    async def transport(server: FastMCP) -> None:
+    async def transport(server: FastMCP, _closing: Callable[[], None]) -> None:
+        # Only a signal ends this transport, and run_server marks that as closing.
         app = server.http_app(
             path=MCP_PATH,
             middleware=[

@@ -242,8 +242,9 @@ def build_server(
         """Send a message to an agent: it runs one Claude Code turn in the session's folder.
 
         Returns the reply if the turn finishes within wait_seconds, else status
-        'running' (the reply then appears in get_session_status). AGENT_BUSY if the
-        agent is already running a turn."""
+        'running' (the reply then appears in get_session_status). Cancelling this
+        request while it waits stops the turn. AGENT_BUSY if the agent is already
+        running a turn."""
         result = await service.send_message(
             current_principal(),
             agent_id=agent_id,

@@ -31,6 +31,7 @@ from orch_core import (
     SessionView,
     StartNewConversation,
     TranscriptView,
+    TurnId,
     TurnResult,
     agent_view,
     conversation_transcript,
@@ -59,6 +60,11 @@ def path_facts(given: str) -> PathFacts:
         is_dir=resolved is not None and resolved.is_dir(),
         resolved=None if resolved is None else str(resolved),
     )
+
+
+CANCELLED_BY_CLIENT = (
+    "cancelled: the client cancelled the request waiting for this turn (or disconnected)"
+)
 
 
 class OrchService:
@@ -161,7 +167,7 @@ class OrchService:
         applied = await self._execute(command)
         if isinstance(applied, Failure):
             return Failure(applied.failure())
-        return Success(await wait_for_turn(self._orch, command.new_turn_id, wait_seconds, progress))
+        return Success(await self._wait(command.new_turn_id, wait_seconds, progress))
 
     async def clear_conversation(
         self, principal: Principal, agent_id: str
@@ -205,7 +211,7 @@ class OrchService:
             return Failure(applied.failure())
         first = None
         if initial_message is not None:
-            first = await wait_for_turn(self._orch, command.new_turn_id, wait_seconds, progress)
+            first = await self._wait(command.new_turn_id, wait_seconds, progress)
         previous = applied.unwrap().before.agents[AgentId(agent_id)].conversation_id
         return Success(
             ConversationChange(
@@ -224,6 +230,17 @@ class OrchService:
         self, principal: Principal, conversation_id: str
     ) -> Result[TranscriptView, OrchError]:
         return conversation_transcript(self._orch.state, principal, conversation_id)
+
+    async def _wait(
+        self, turn_id: TurnId, wait_seconds: float, progress: Progress | None
+    ) -> TurnResult:
+        """Wait for the turn; if the client cancels the request meanwhile (MCP
+        ``notifications/cancelled``: the stop button), the turn is stopped too."""
+        try:
+            return await wait_for_turn(self._orch, turn_id, wait_seconds, progress)
+        except asyncio.CancelledError:
+            self._orch.cancel_soon(turn_id, CANCELLED_BY_CLIENT)
+            raise
 
     async def _execute(self, command: Command) -> Result[Applied, OrchError]:
         opened = self._open()

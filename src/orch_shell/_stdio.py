@@ -9,8 +9,14 @@ This transport:
   cancellable on the asyncio side);
 * caps a line at ``max_line_bytes``: a longer one is discarded as it streams in
   and answered with a JSON-RPC error, and the connection keeps working;
-* answers a line that is not JSON with ``-32700`` and a non-message with
-  ``-32600``, as JSON-RPC requires;
+* answers what is wrong with a line as JSON-RPC 2.0 requires before the MCP
+  session sees it (:func:`judge`): ``-32700`` for a line that is not strict
+  JSON (invalid UTF-8, ``NaN``), ``-32600`` for a non-message, and for a request
+  whose id is not a string or an integer (the SDK would take it for a
+  notification and drop it unanswered), ``-32602`` for positional params. A
+  notification is never answered. A batch gets an array with a ``-32600`` per
+  request in it and runs nothing: MCP removed JSON-RPC batching (2025-06-18);
+* keeps the connection when an answer cannot be encoded as is (:func:`encode`);
 * moves the protocol to a private duplicate of fd 1 and points fd 1 at stderr,
   so a stray ``print`` can never corrupt the protocol stream.
 """
@@ -20,61 +26,56 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import mcp_types as types
+import structlog
 from fastmcp import FastMCP
 from fastmcp.server.context import reset_transport, set_transport
 from mcp.shared._context_streams import create_context_streams
 from mcp.shared.message import SessionMessage
+
+from ._jsonrpc_envelope import (
+    IGNORE,
+    NOT_RPC,
+    RequestId,
+    batch_answers,
+    encode,
+    error_answer,
+    judge,
+    strict_json,
+    usable_id,
+)
 
 CHUNK = 64 * 1024
 
 #: After stdin closes, answers to requests already read get this long to go out.
 DRAIN_SECONDS = 2.0
 
-RequestId = int | str
+log = structlog.get_logger("orch.stdio")
 
 
-async def serve_stdio_transport(server: FastMCP, *, max_line_bytes: int) -> None:
-    """Serve ``server`` on this process's stdin/stdout until EOF or cancellation."""
+async def serve_stdio_transport(
+    server: FastMCP, *, max_line_bytes: int, on_eof: Callable[[], None] | None = None
+) -> None:
+    """Serve ``server`` on this process's stdin/stdout until EOF or cancellation.
+
+    ``on_eof`` is called as soon as stdin closes, before the answers still owed
+    get their last :data:`DRAIN_SECONDS` and the requests still running are
+    cancelled.
+    """
     token = set_transport("stdio")
     try:
         # FastMCP has no public runner for custom streams: its lifespan and session
         # runner are used directly (pinned fastmcp==4.1.2).
         async with server._lifespan_manager():  # noqa: SLF001
-            await _StdioConnection(max_line_bytes).serve(server)
+            await _StdioConnection(max_line_bytes, on_eof).serve(server)
     finally:
         reset_transport(token)
-
-
-def _error(ident: RequestId | None, code: int, message: str) -> SessionMessage:
-    error = types.JSONRPCError(
-        jsonrpc="2.0", id=ident, error=types.ErrorData(code=code, message=message)
-    )
-    return SessionMessage(error)
-
-
-def _request_id(line: bytes) -> RequestId | None:
-    """The id of a JSON object line, if it has a usable one (for error replies)."""
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    ident = value.get("id") if isinstance(value, dict) else None
-    return ident if isinstance(ident, str | int) and not isinstance(ident, bool) else None
-
-
-def _is_json(line: bytes) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
 
 
 class _Lines:
@@ -130,11 +131,33 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def _end_of_connection(raised: BaseExceptionGroup[BaseException]) -> None:
+    """Re-raise what matters in ``raised``, the errors of a connection's tasks.
+
+    While the connection stops (a signal, or the session ending), a message may be
+    on its way into a stream whose reader has just gone, in orch's reader or in
+    the SDK's own relay: that ``BrokenResourceError`` (or ``ClosedResourceError``)
+    is the stop itself, not a fault, and must not turn a clean shutdown into a
+    crash. A cancellation is re-raised as one; anything else as it came.
+    """
+    _, rest = raised.split((anyio.BrokenResourceError, anyio.ClosedResourceError))
+    if rest is None:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError from raised
+        return
+    cancelled, other = rest.split(asyncio.CancelledError)
+    if other is not None:
+        raise other
+    raise asyncio.CancelledError from cancelled
+
+
 class _StdioConnection:
     """One MCP connection over fds 0 and 1."""
 
-    def __init__(self, max_line_bytes: int) -> None:
+    def __init__(self, max_line_bytes: int, on_eof: Callable[[], None] | None) -> None:
         self._max_line_bytes = max_line_bytes
+        self._on_eof = on_eof
         self._writing = asyncio.Lock()
         # Requests read but not yet answered: on EOF they get DRAIN_SECONDS to finish,
         # so a client that writes a request and closes its end still gets the answer.
@@ -163,18 +186,25 @@ class _StdioConnection:
                     read_stream, write_stream, low_level.create_initialization_options()
                 )
                 group.cancel_scope.cancel()
+        except BaseExceptionGroup as raised:
+            _end_of_connection(raised)
         finally:
             with contextlib.suppress(OSError):
                 os.close(self._out)
 
     async def _write(self, message: SessionMessage) -> None:
-        data = message.message.model_dump_json(by_alias=True, exclude_unset=True) + "\n"
-        async with self._writing:  # one message at a time: pipe writes over 4 KiB aren't atomic
-            await anyio.to_thread.run_sync(_write_all, self._out, data.encode())
+        await self._write_line(encode(message.message))
         if isinstance(message.message, types.JSONRPCResponse | types.JSONRPCError):
             if message.message.id is not None:
                 self._unanswered.discard(message.message.id)
             self._answered.set()
+
+    async def _write_line(self, text: str) -> None:
+        async with self._writing:  # one message at a time: pipe writes over 4 KiB aren't atomic
+            await anyio.to_thread.run_sync(_write_all, self._out, (text + "\n").encode())
+
+    async def _answer(self, error: types.JSONRPCError) -> None:
+        await self._write(SessionMessage(error))
 
     async def _forward(self, write_reader: Any) -> None:
         async with write_reader:
@@ -189,26 +219,54 @@ class _StdioConnection:
                     message = await self._parse(line)
                     if message is not None:
                         await read_writer.send(message)
+            if self._on_eof is not None:
+                self._on_eof()
             await self._drain()
 
     async def _parse(self, line: bytes | None) -> SessionMessage | None:
-        """The message on ``line``, or ``None`` after answering what is wrong with it."""
+        """The message on ``line``, or ``None`` after answering (or ignoring) what
+        is wrong with it."""
         if line is None:
             too_large = f"message too large: over {self._max_line_bytes} bytes"
-            await self._write(_error(None, types.INVALID_REQUEST, too_large))
+            await self._answer(error_answer(None, types.INVALID_REQUEST, too_large))
             return None
         try:
-            message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            value = strict_json(line)
         except ValueError:
-            if _is_json(line):
-                not_rpc = "invalid request: not a JSON-RPC 2.0 message"
-                await self._write(_error(_request_id(line), types.INVALID_REQUEST, not_rpc))
-            else:
-                await self._write(_error(None, types.PARSE_ERROR, "parse error: not JSON"))
+            await self._answer(error_answer(None, types.PARSE_ERROR, "parse error: not JSON"))
             return None
-        if isinstance(message, types.JSONRPCRequest):
-            self._unanswered.add(message.id)
-        return SessionMessage(message)
+        if isinstance(value, list):
+            await self._refuse_batch(value)
+            return None
+        refusal = judge(value)
+        if refusal is None:
+            try:
+                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            except ValueError:  # a sound envelope the SDK still refuses: a lone surrogate
+                notifies = isinstance(value, dict) and "method" in value and "id" not in value
+                invalid = error_answer(usable_id(value), types.INVALID_REQUEST, NOT_RPC)
+                refusal = IGNORE if notifies else invalid
+            else:
+                if isinstance(message, types.JSONRPCRequest):
+                    self._unanswered.add(message.id)
+                return SessionMessage(message)
+        if refusal == IGNORE:
+            method = value.get("method") if isinstance(value, dict) else None
+            log.warning("ignored a malformed notification", method=str(method)[:64])
+        else:
+            await self._answer(refusal)
+        return None
+
+    async def _refuse_batch(self, batch: list[object]) -> None:
+        if not batch:
+            await self._answer(
+                error_answer(None, types.INVALID_REQUEST, "invalid request: empty batch")
+            )
+            return
+        answers = batch_answers(batch)
+        if answers:  # JSON-RPC: a batch of notifications gets nothing, not ``[]``
+            await self._write_line(f"[{','.join(map(encode, answers))}]")
+        log.warning("refused a JSON-RPC batch", members=len(batch))
 
     async def _drain(self) -> None:
         with anyio.move_on_after(DRAIN_SECONDS):

@@ -253,20 +253,27 @@ class Store:
                 raise StoreError(f"could not read the audit log: {error}") from error
 
     def probe_write(self) -> None:
-        """Check that a write transaction can start and write, then roll it back.
+        """Check that a commit reaches the file, with one that changes nothing.
 
-        Nothing is changed. Raises :class:`StoreError` when the database is closed,
-        read-only, locked past the busy timeout, or otherwise unwritable.
+        A transaction rolled back before it commits never touches the file, so it
+        passes on a full disk or an immutable file that every real commit fails
+        on. This one rewrites ``user_version`` with its own value: one page
+        appended to the log, no content changed. Raises :class:`StoreError` when
+        the database is closed, read-only, locked past the busy timeout, or
+        otherwise unwritable.
         """
         with self._lock:
             db = self._open_db()
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    # Matches no row, but still needs the write lock and a writable file.
-                    db.execute("DELETE FROM sessions WHERE 0")
-                finally:
-                    db.execute("ROLLBACK")
+                    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                    db.execute(f"PRAGMA user_version = {version:d}")
+                    db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
             except sqlite3.Error as error:
                 raise StoreError(f"the database cannot be written: {error}") from error
 

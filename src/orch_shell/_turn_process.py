@@ -7,7 +7,8 @@ own, leftovers of its group are stopped the same way, so a turn never leaves
 orphans.
 
 Memory is bounded whatever the CLI prints (see :mod:`._child_pipes`): a line
-longer than ``max_line_bytes`` stops the turn, each line goes straight to the
+longer than ``max_line_bytes``, or more than ``max_output_bytes`` of stdout in
+all, stops the turn (stop reason ``overflow``), each line goes straight to the
 sans-IO :class:`~orch_core._claude_cli.StreamParser`, and only the last
 ``stderr_tail_bytes`` of stderr are kept.
 """
@@ -25,7 +26,7 @@ import attrs
 from attrs import frozen
 from returns.result import Failure, Result, Success
 
-from orch_core import Activity, StreamParser, TurnReport
+from orch_core import Activity, ClaudeSettings, StreamParser, TurnReport
 
 from ._child_pipes import close_pipes, keep_tail, read_lines, write_all
 from ._process_group import kill_stale_group, process_start_time, signal_group, stop_group
@@ -53,6 +54,8 @@ class TurnLaunch:
     max_line_bytes: int
     max_reply_bytes: int
     stderr_tail_bytes: int
+    #: Defaults to the setting's default, so a launch built by hand keeps the documented cap.
+    max_output_bytes: int = ClaudeSettings().max_output_bytes
 
 
 @frozen(kw_only=True)
@@ -233,9 +236,19 @@ class RunningTurn:
     async def _read_stdout(self) -> None:
         stream = self._process.stdout
         assert stream is not None  # noqa: S101 -- PIPE was requested
-        limit = self._launch.max_line_bytes
-        if not await read_lines(stream, limit, self._take):
-            self._overflow = f"a line exceeded {limit} bytes"
+        launch = self._launch
+        end = await read_lines(
+            stream, self._take, max_line=launch.max_line_bytes, max_total=launch.max_output_bytes
+        )
+        if end == "long_line":
+            self._overflow = (
+                f"a line exceeded {launch.max_line_bytes} bytes (claude.max_line_bytes)"
+            )
+        elif end == "too_much":
+            self._overflow = (
+                f"the output exceeded {launch.max_output_bytes} bytes (claude.max_output_bytes)"
+            )
+        if self._overflow is not None:
             self._request_stop("overflow")
 
     async def _read_stderr(self) -> None:

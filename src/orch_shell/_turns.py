@@ -67,6 +67,7 @@ class LiveTurns:
             max_line_bytes=self._claude.max_line_bytes,
             max_reply_bytes=self._claude.max_reply_bytes,
             stderr_tail_bytes=self._claude.stderr_tail_bytes,
+            max_output_bytes=self._claude.max_output_bytes,
         )
         turn_id = effect.turn_id
         started = await start_turn(launch, lambda activity: self._on_activity(turn_id, activity))

@@ -11,10 +11,12 @@ from orch_core import (
     FINAL_TURN_STATUSES,
     TURN_TRANSITIONS,
     AgentId,
+    CancelTurn,
     EndTurn,
     ErrorCode,
     ProcessInfo,
     RecordProcess,
+    StopTurn,
     TurnId,
     TurnOutcome,
     TurnStatus,
@@ -109,3 +111,23 @@ def test_end_turn_on_an_unknown_turn_is_not_found() -> None:
         )
     )
     assert error.code is ErrorCode.NOT_FOUND
+
+
+def test_cancel_turn_stops_the_process_group_and_records_the_reason() -> None:
+    scenario, agent, turn = running_turn()
+    scenario.clock.advance(1.5)
+    decision = scenario.run(CancelTurn(turn_id=turn, now=scenario.clock.now, reason="stop"))
+    assert decision.unwrap().effects == (StopTurn(turn_id=turn),)
+    cancelled = scenario.state.turns[turn]
+    assert (cancelled.status, cancelled.error) == (TurnStatus.CANCELLED, "stop")
+    assert cancelled.finished_at == scenario.clock.now
+    assert scenario.state.agents[agent].running_turn_id is None
+
+
+@pytest.mark.parametrize("status", FINAL_STATUSES)
+def test_cancel_turn_leaves_an_ended_turn_as_it_ended(status: TurnStatus) -> None:
+    scenario, _, turn = running_turn()
+    scenario.end(turn, status)
+    error = scenario.fail(CancelTurn(turn_id=turn, now=scenario.clock.now, reason="stop"))
+    assert error.code is ErrorCode.INVALID_ARGUMENT
+    assert scenario.state.turns[turn].status is status

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 from returns.result import Failure, Success
 
 from orch_core import (
+    CancelTurn,
     ClearConversation,
     Command,
     CreateAgent,
@@ -513,6 +514,24 @@ class CoreMachine(RuleBasedStateMachine):
     def end_a_running_turn(self, data: st.DataObject, status: TurnStatus, cost: float) -> None:
         running = sorted(a.running for a in self.model_agents.values() if a.running)
         self.end(data.draw(st.sampled_from(running)), status, cost)
+
+    @rule(tid=turns)
+    def cancel_turn(self, tid: str) -> None:
+        live = tid in self.model_turns
+        running = live and self.state.turns[tid].status is TurnStatus.RUNNING
+        expected = first(
+            None if live else ErrorCode.NOT_FOUND,
+            None if running else ErrorCode.INVALID_ARGUMENT,
+        )
+        command = CancelTurn(turn_id=tid, now=self.clock.now, reason="the client cancelled")
+        decision = self.execute(command, expected, target=tid)
+        if decision is not None:
+            assert decision.effects == (StopTurn(turn_id=tid),)
+            assert self.state.turns[tid].status is TurnStatus.CANCELLED
+            assert self.state.turns[tid].error == "the client cancelled"
+            agent = self.model_agents[self.state.turns[tid].agent_id]
+            assert agent.running == tid
+            agent.running = None
 
     @rule(tid=turns, pid=st.integers(1, 2**22))
     def record_process(self, tid: str, pid: int) -> None:

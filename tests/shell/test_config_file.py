@@ -98,7 +98,7 @@ def test_rendered_template_uncommented_equals_the_defaults() -> None:
     every_field = sum(len(fields(cls)) for _, cls in _SECTIONS)
     assert sum(1 for line in sections if SETTING_LINE.match(line)) == every_field
     data = tomllib.loads("\n".join(uncommented))
-    assert len(data["claude"]) == 8
+    assert len(data["claude"]) == 9
     assert "auth" not in data
     assert settings_from_mapping(data) == Success(Settings())
 

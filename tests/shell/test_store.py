@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from orch_core import (
     seal,
 )
 from orch_shell._store import Store, StoreError
+from orch_shell._store_schema import LATEST
 from tests.core.scenario import IdMint, directory
 from tests.shell.store_workload import PRINCIPAL, decide_and_record, reloaded
 
@@ -310,6 +312,28 @@ def test_a_closed_store_refuses_work(db_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.load()
+
+
+def test_the_write_probe_fails_on_a_file_that_cannot_take_a_commit(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """A probe rolled back before its commit never touches the file, and passed on
+    an immutable (or full) one that every real commit fails on."""
+    with Store.open(db_path) as store:
+        Recorder(store, str(tmp_path)).session("s")
+        before = store.load()
+        store.probe_write()
+        files = [db_path, db_path.with_name(f"{db_path.name}-wal")]
+        subprocess.run(["chattr", "+i", *map(str, files)], check=True)  # root, as in CI
+        try:
+            with pytest.raises(StoreError, match="cannot be written: disk I/O error"):
+                store.probe_write()
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, files)], check=True)
+        store.probe_write()
+        assert store.load() == before
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST
 
 
 # -- atomicity ----------------------------------------------------------------

@@ -64,6 +64,7 @@ def launch(
         "max_line_bytes": 8 * MiB,
         "max_reply_bytes": MiB,
         "stderr_tail_bytes": 4096,
+        "max_output_bytes": 128 * MiB,
     }
     settings.update(limits)
     environ = {**os.environ, "HOME": str(home), "ORCH_TOKEN": "secret", "CLAUDECODE": "1"}
@@ -79,6 +80,7 @@ def launch(
         max_line_bytes=int(settings["max_line_bytes"]),
         max_reply_bytes=int(settings["max_reply_bytes"]),
         stderr_tail_bytes=int(settings["stderr_tail_bytes"]),
+        max_output_bytes=int(settings["max_output_bytes"]),
     )
 
 
@@ -279,8 +281,24 @@ async def test_a_line_over_the_limit_stops_the_turn(tmp_path: Path) -> None:
     running = await start(spec)
     report = await running.wait()
     assert report.outcome == "failed"
-    assert report.error == "a line exceeded 1048576 bytes"
+    assert report.error == "a line exceeded 1048576 bytes (claude.max_line_bytes)"
     assert is_gone(running.pid)
+
+
+async def test_a_flood_of_valid_lines_over_the_output_cap_stops_the_turn(tmp_path: Path) -> None:
+    running = await start(launch(tmp_path, "#flood 5", max_output_bytes=MiB))
+    report = await running.wait()
+    assert report.outcome == "failed"
+    assert report.error == "the output exceeded 1048576 bytes (claude.max_output_bytes)"
+    assert report.reply == ""
+    assert report.exit_code == -signal.SIGTERM  # stopped mid-flood, not finished
+    assert is_gone(running.pid)
+
+
+async def test_output_under_the_cap_is_fine(tmp_path: Path) -> None:
+    report = await turn(launch(tmp_path, "#flood 5", max_output_bytes=6 * MiB))
+    assert report.outcome == "completed"
+    assert report.reply.endswith("y" * 64)
 
 
 async def test_a_long_line_within_the_limit_is_fine(tmp_path: Path) -> None:

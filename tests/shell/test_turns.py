@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
+from orch_core import StreamParser
+from tests import audit_kit
 from tests.harness import (
     World,
     in_memory,
@@ -220,25 +222,36 @@ async def test_concurrent_sends_to_one_agent_start_exactly_one_turn(world: World
 
 
 @pytest.mark.timeout(60)
-async def test_a_client_that_gives_up_waiting_leaves_the_turn_running(world: World) -> None:
-    """Cancelling a waiting send (the client's stop button) does not lose the turn."""
+async def test_a_client_that_cancels_a_waiting_send_stops_the_turn(world: World) -> None:
+    """Cancelling a waiting send (the stop button: MCP ``notifications/cancelled``)
+    stops the turn and its whole process group; the agent is idle and works again."""
     async with in_memory(world) as (client, orchestrator):
         (agent,) = await new_agents(client, world, "a")
-        waiting = asyncio.create_task(send(client, agent, "long one\n#sleep 2", wait=60))
-        deadline = time.monotonic() + 10
-        while orchestrator.state.agents[agent].running_turn_id is None:
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+        message = "long one\n#hang\n#grandchild\n#pidfile"
+        waiting = asyncio.create_task(send(client, agent, message, wait=60))
+        pids = [
+            await asyncio.to_thread(read_pid, world.fake_state / name)
+            for name in ("pid", "grandchild.pid")
+        ]
+        turn_id = orchestrator.state.agents[agent].running_turn_id
+        assert turn_id is not None
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
+        deadline = time.monotonic() + 10
         while orchestrator.state.agents[agent].running_turn_id is not None:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
-        status = await call(client, "list_sessions")
-        session_id = status["sessions"][0]["session_id"]
-        shown = await call(client, "get_session_status", session_id=session_id)
-        assert shown["agents"][0]["last_reply"]["reply"] == "turn 1: long one"
+        assert wait_gone(pids, timeout=1) == []
+        turn = orchestrator.state.turns[turn_id]
+        assert turn.status.value == "cancelled"
+        assert turn.error is not None and "the client cancelled the request" in turn.error
+        cancelled = [r["body"] for r in audit_kit.records(world, "tool.cancelled")]
+        assert [(b["tool"], b["code"]) for b in cancelled] == [
+            ("send_message_to_agent", "CANCELLED")
+        ]
+        again = await send(client, agent, "back")
+        assert again["status"] == "completed"
 
 
 @pytest.mark.timeout(60)
@@ -259,3 +272,27 @@ async def test_a_store_that_cannot_be_written_is_unavailable_and_changes_nothing
             assert result.is_error and result.content[0].text.startswith("UNAVAILABLE"), tool
             assert "nothing was changed" in result.content[0].text
             assert orchestrator.state == before
+
+
+@pytest.mark.timeout(60)
+async def test_a_turn_whose_runtime_fails_ends_internal_and_frees_the_agent(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug while supervising a turn (here: the parser raising) must not leave the
+    agent busy for ever: the turn ends ``failed`` with ``INTERNAL``."""
+    feed_line = StreamParser.feed_line
+
+    def broken(parser: StreamParser, line: bytes) -> Any:
+        if b"boom" in line:
+            raise RuntimeError("a parser bug")
+        return feed_line(parser, line)
+
+    monkeypatch.setattr(StreamParser, "feed_line", broken)
+    async with in_memory(world) as (client, _):
+        (agent,) = await new_agents(client, world, "a")
+        failed = await send(client, agent, "boom\n#pidfile")
+        assert (failed["status"], failed["error_code"]) == ("failed", "INTERNAL")
+        assert "orch failed while running this turn" in failed["error"]
+        assert wait_gone([read_pid(world.fake_state / "pid")], timeout=5) == []
+        again = await send(client, agent, "fine")
+        assert again["status"] == "completed"
