@@ -58,6 +58,8 @@ from ._turns import LiveTurns
 
 log = structlog.get_logger("orch.orchestrator")
 
+SHUTTING_DOWN = OrchError(code=ErrorCode.UNAVAILABLE, message="the orch server is shutting down")
+
 #: How often a turn ending the store refused is tried again.
 UNSAVED_RETRY_SECONDS = 1.0
 
@@ -114,6 +116,8 @@ class Orchestrator:
         """Decide ``command``, stop what must stop, record, then start turns."""
         for _ in range(5):
             async with self._lock:
+                if not self.accepting:  # shutdown has begun: it stops what runs now
+                    return Failure(SHUTTING_DOWN)
                 self._save_unsaved()
                 decided = decide(self._state, command, self.policy)
                 if isinstance(decided, Failure):
@@ -324,6 +328,8 @@ class Orchestrator:
         """Stop taking calls, cancel running turns (TERM, grace, KILL), record them
         ``cancelled``, and close the store."""
         self.accepting = False
+        async with self._lock:
+            pass  # a decision in flight may be starting a turn: let it finish first
         await self.live.stop(self.live.live_ids())
         if self._retrying is not None:
             self._retrying.cancel()

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from orch_core import StreamParser
+from orch_core import StartTurn, StreamParser
+from orch_shell._turns import LiveTurns
 from tests import audit_kit
 from tests.harness import (
     World,
@@ -296,3 +297,30 @@ async def test_a_turn_whose_runtime_fails_ends_internal_and_frees_the_agent(
         assert wait_gone([read_pid(world.fake_state / "pid")], timeout=5) == []
         again = await send(client, agent, "fine")
         assert again["status"] == "completed"
+
+
+@pytest.mark.timeout(60)
+async def test_a_turn_starting_as_the_server_shuts_down_is_stopped_too(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown stops every turn, even one whose process is being spawned at that
+    moment (it was missed: its handle did not exist yet when shutdown looked)."""
+    launching = asyncio.Event()
+    launch = LiveTurns.launch
+
+    async def slow_launch(live: LiveTurns, effect: StartTurn) -> Any:
+        launching.set()
+        await asyncio.sleep(0.5)
+        return await launch(live, effect)
+
+    monkeypatch.setattr(LiveTurns, "launch", slow_launch)
+    async with in_memory(world) as (client, orchestrator):
+        (agent,) = await new_agents(client, world, "a")
+        sending = asyncio.create_task(send(client, agent, "#hang\n#grandchild\n#pidfile", wait=0))
+        await launching.wait()
+        await orchestrator.shutdown()
+        (turn,) = orchestrator.state.turns.values()
+        assert turn.status.value == "cancelled"
+        assert turn.process is not None
+        assert wait_gone([turn.process.pid], timeout=1) == []
+        sending.cancel()
