@@ -101,11 +101,11 @@ class Orchestrator:
         self._watchers: set[asyncio.Task[None]] = set()
         self.accepting = True
         self.closing = False
+        """Set when the server starts to stop (a signal, stdin closing): from then on
+        a cancelled wait is the server's doing, and shutdown records the turn."""
         self._unsaved: dict[TurnId, EndTurn] = {}
         """Turn endings the store refused; retried until saved (see ``_record_end``)."""
         self._retrying: asyncio.Task[None] | None = None
-        """Set when the server starts to stop (a signal): from then on a cancelled
-        wait is the server's doing, and shutdown records the turn."""
 
     @property
     def state(self) -> State:

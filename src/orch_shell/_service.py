@@ -15,14 +15,12 @@ from orch_core import (
     AgentId,
     AgentView,
     ClearConversation,
-    Command,
     ConversationChange,
     CreateAgent,
     CreateSession,
     DeleteAgent,
     DeletedView,
     DeleteSession,
-    ErrorCode,
     OrchError,
     PathFacts,
     Principal,
@@ -42,7 +40,7 @@ from orch_core import (
 )
 
 from . import _ids
-from ._orchestrator import Applied, Orchestrator
+from ._orchestrator import Orchestrator
 from ._waiting import Progress, wait_for_turn
 
 
@@ -77,13 +75,6 @@ class OrchService:
     def orchestrator(self) -> Orchestrator:
         return self._orch
 
-    def _open(self) -> Result[None, OrchError]:
-        if self._orch.accepting:
-            return Success(None)
-        return Failure(
-            OrchError(code=ErrorCode.UNAVAILABLE, message="the orch server is shutting down")
-        )
-
     async def create_session(
         self, principal: Principal, name: str, root_path: str, description: str
     ) -> Result[SessionView, OrchError]:
@@ -96,7 +87,7 @@ class OrchService:
             new_id=_ids.new_session_id(),
             now=self._orch.clock(),
         )
-        applied = await self._execute(command)
+        applied = await self._orch.execute(command)
         return applied.bind(lambda _: self.get_session_status(principal, command.new_id))
 
     def get_session_status(
@@ -117,7 +108,7 @@ class OrchService:
         self, principal: Principal, session_id: str, *, force: bool
     ) -> Result[DeletedView, OrchError]:
         command = DeleteSession(principal=principal, session_id=session_id, force=force)
-        return (await self._execute(command)).map(lambda a: deleted_view(a.decision, a.before))
+        return (await self._orch.execute(command)).map(lambda a: deleted_view(a.decision, a.before))
 
     async def create_agent(
         self,
@@ -140,13 +131,13 @@ class OrchService:
             new_conversation_id=_ids.new_conversation_id(),
             now=self._orch.clock(),
         )
-        return (await self._execute(command)).map(lambda _: self._agent(command.new_id))
+        return (await self._orch.execute(command)).map(lambda _: self._agent(command.new_id))
 
     async def delete_agent(
         self, principal: Principal, agent_id: str
     ) -> Result[DeletedView, OrchError]:
         command = DeleteAgent(principal=principal, agent_id=agent_id)
-        return (await self._execute(command)).map(lambda a: deleted_view(a.decision, a.before))
+        return (await self._orch.execute(command)).map(lambda a: deleted_view(a.decision, a.before))
 
     async def send_message(
         self,
@@ -164,7 +155,7 @@ class OrchService:
             new_turn_id=_ids.new_turn_id(),
             now=self._orch.clock(),
         )
-        applied = await self._execute(command)
+        applied = await self._orch.execute(command)
         if isinstance(applied, Failure):
             return Failure(applied.failure())
         return Success(await self._wait(command.new_turn_id, wait_seconds, progress))
@@ -178,7 +169,7 @@ class OrchService:
             new_conversation_id=_ids.new_conversation_id(),
             now=self._orch.clock(),
         )
-        applied = await self._execute(command)
+        applied = await self._orch.execute(command)
         return applied.map(
             lambda a: ConversationChange(
                 agent_id=agent_id,
@@ -206,7 +197,7 @@ class OrchService:
             new_turn_id=_ids.new_turn_id(),
             now=self._orch.clock(),
         )
-        applied = await self._execute(command)
+        applied = await self._orch.execute(command)
         if isinstance(applied, Failure):
             return Failure(applied.failure())
         first = None
@@ -241,12 +232,6 @@ class OrchService:
         except asyncio.CancelledError:
             self._orch.cancel_soon(turn_id, CANCELLED_BY_CLIENT)
             raise
-
-    async def _execute(self, command: Command) -> Result[Applied, OrchError]:
-        opened = self._open()
-        if isinstance(opened, Failure):
-            return Failure(opened.failure())
-        return await self._orch.execute(command)
 
     def _agent(self, agent_id: AgentId) -> AgentView:
         state = self._orch.state
