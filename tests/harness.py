@@ -243,13 +243,14 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
     """Wait until none of ``pids`` is alive (zombies count as gone); the survivors."""
     deadline = time.monotonic() + timeout
     while True:
-        alive = [p for p in pids if _alive(p)]
-        if not alive or time.monotonic() > deadline:
-            return alive
+        left = [p for p in pids if alive(p)]
+        if not left or time.monotonic() > deadline:
+            return left
         time.sleep(0.05)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Running and not a zombie."""
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

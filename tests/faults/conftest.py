@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.faults.kit import fault_world
-from tests.harness import FAKE_CLAUDE, World
+from tests.faults.kit import fault_world, leftovers
+from tests.harness import World
 
 
 @pytest.fixture
@@ -27,12 +27,6 @@ def world(tmp_path: Path) -> World:
 @pytest.fixture(autouse=True)
 def _reap_leftovers(tmp_path: Path) -> Iterator[None]:
     yield
-    for process in psutil.process_iter(["cmdline", "cwd", "environ"]):
-        cmdline = process.info["cmdline"] or []
-        cwd = process.info["cwd"] or ""
-        home = (process.info["environ"] or {}).get("ORCH_HOME", "")
-        agent = str(FAKE_CLAUDE) in cmdline and cwd.startswith(str(tmp_path))
-        server = "serve" in cmdline and home.startswith(str(tmp_path))
-        if agent or server:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+    for process in leftovers(tmp_path):
+        with contextlib.suppress(psutil.Error):
+            process.kill()

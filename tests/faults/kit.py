@@ -87,16 +87,35 @@ def started(world: World, **env: str) -> Server:
 def agent_processes(world: World) -> list[psutil.Process]:
     """Live fake ``claude`` processes of this world (grandchildren included:
     they are forks of it), zombies excluded."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "cwd", "status"]):
-        info = process.info
-        if info["status"] == psutil.STATUS_ZOMBIE:
-            continue
-        cmdline = info["cmdline"] or []
-        cwd = info["cwd"] or ""
-        if str(FAKE_CLAUDE) in cmdline and cwd.startswith(str(world.root)):
-            found.append(process)
-    return found
+    return [p for p in _live() if _agent_under(p.info, world.root)]
+
+
+def serve_processes(world: World) -> list[int]:
+    """Live ``orch serve`` processes of this world."""
+    return [p.pid for p in _live() if _server_under(p.info, world.data)]
+
+
+def leftovers(root: Path) -> list[psutil.Process]:
+    """Live agent processes working under ``root`` and servers whose data is under it."""
+    return [p for p in _live() if _agent_under(p.info, root) or _server_under(p.info, root)]
+
+
+def _live() -> list[psutil.Process]:
+    attrs = ["cmdline", "cwd", "environ", "status"]
+    return [p for p in psutil.process_iter(attrs) if p.info["status"] != psutil.STATUS_ZOMBIE]
+
+
+def _under(path: str, root: Path) -> bool:
+    return path == str(root) or path.startswith(f"{root}{os.sep}")
+
+
+def _agent_under(info: dict[str, Any], root: Path) -> bool:
+    return str(FAKE_CLAUDE) in (info["cmdline"] or []) and _under(info["cwd"] or "", root)
+
+
+def _server_under(info: dict[str, Any], root: Path) -> bool:
+    home = (info["environ"] or {}).get("ORCH_HOME", "")
+    return "serve" in (info["cmdline"] or []) and _under(home, root)
 
 
 def no_agent_processes(world: World, timeout: float = 10.0) -> list[int]:
@@ -117,8 +136,7 @@ def store_is_intact(world: World) -> None:
 
 def turn_rows(world: World) -> dict[str, str]:
     """Every turn in the store: its status, by id."""
-    with sqlite3.connect(f"file:{world.data / 'orch.db'}?mode=ro", uri=True) as db:
-        return dict(db.execute("SELECT id, status FROM turns").fetchall())
+    return {turn: status for turn, (_, status) in turns(world).items()}
 
 
 def turns(world: World) -> dict[str, tuple[str, str]]:
@@ -155,17 +173,6 @@ def lock_is_free(world: World) -> bool:
         os.close(fd)
 
 
-def serve_processes(world: World) -> list[int]:
-    """Live ``orch serve`` processes of this world."""
-    found = []
-    for process in psutil.process_iter(["cmdline", "environ", "status"]):
-        info = process.info
-        serving = info["status"] != psutil.STATUS_ZOMBIE and "serve" in (info["cmdline"] or [])
-        if serving and (info["environ"] or {}).get("ORCH_HOME") == str(world.data):
-            found.append(process.pid)
-    return found
-
-
 def hanging_turn(server: Server, world: World, agent_id: str) -> tuple[str, list[int]]:
     """A turn that hangs with a grandchild: its id, and the pids of both processes."""
     for name in ("pid", "grandchild.pid"):
@@ -175,3 +182,18 @@ def hanging_turn(server: Server, world: World, agent_id: str) -> tuple[str, list
     assert sent["status"] == "running", sent
     pids = [read_pid(world.fake_state / "pid"), read_pid(world.fake_state / "grandchild.pid")]
     return sent["turn_id"], pids
+
+
+def agent_status(server: Server, session_id: str) -> dict[str, Any]:
+    """The one agent of ``session_id`` as ``get_session_status`` shows it."""
+    (agent,) = server.call("get_session_status", session_id=session_id)["agents"]
+    return dict(agent)
+
+
+def wait_idle(server: Server, session_id: str, within: float) -> dict[str, Any]:
+    """Poll ``get_session_status`` until the session's one agent is idle; its view then."""
+    deadline = time.monotonic() + within
+    while (agent := agent_status(server, session_id))["state"] != "idle":
+        assert time.monotonic() < deadline, agent
+        time.sleep(0.05)
+    return agent

@@ -31,13 +31,14 @@ import pytest
 from tests import fake_claude
 from tests.faults.kit import (
     Server,
-    agent_processes,
+    agent_status,
     fault_world,
     no_agent_processes,
     store_is_intact,
     turn_rows,
+    wait_idle,
 )
-from tests.harness import World, read_pid
+from tests.harness import World, alive, read_pid
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,16 +49,13 @@ GRACE = 2.0  # kill_grace_seconds of the fault kit
 
 @contextlib.contextmanager
 def serving(world: World) -> Iterator[Server]:
-    """A started server; whatever happens, it and every agent process are killed after."""
+    """A started server; whatever happens, it is killed after."""
     server = Server(world)
     try:
         server.initialize()
         yield server
     finally:
-        server.kill()
-        for process in agent_processes(world):
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        server.kill()  # agent processes left behind are reaped by conftest
 
 
 def new_agent(server: Server, world: World, session: str) -> tuple[str, str]:
@@ -76,29 +74,6 @@ def send(server: Server, agent_id: str, message: str, wait: float = 30) -> dict[
     result = answer["result"]
     assert not result.get("isError"), result
     return dict(result["structuredContent"])
-
-
-def agent_status(server: Server, session_id: str) -> dict[str, Any]:
-    """The one agent of ``session_id`` as ``get_session_status`` shows it."""
-    (agent,) = server.call("get_session_status", session_id=session_id)["agents"]
-    return dict(agent)
-
-
-def alive(pid: int) -> bool:
-    """Running and not a zombie."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_idle(server: Server, session_id: str, within: float) -> dict[str, Any]:
-    """Poll ``get_session_status`` until the agent is idle; its view then."""
-    deadline = time.monotonic() + within
-    while (agent := agent_status(server, session_id))["state"] != "idle":
-        assert time.monotonic() < deadline, agent
-        time.sleep(0.05)
-    return agent
 
 
 # --- 5. a hung claude that ignores SIGTERM -------------------------------------------

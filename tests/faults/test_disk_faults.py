@@ -43,6 +43,7 @@ from orch_shell._keys import write_private_text
 from tests import audit_kit
 from tests.faults.kit import (
     Server,
+    agent_status,
     fault_world,
     no_agent_processes,
     started,
@@ -176,11 +177,6 @@ def wait_until(condition: Any, timeout: float = 10) -> bool:
     return bool(condition())
 
 
-def agent_of(status: dict[str, Any]) -> dict[str, Any]:
-    (agent,) = status["agents"]
-    return dict(agent)
-
-
 @pytest.mark.parametrize("restart", ["close", "kill"], ids=["graceful restart", "after a crash"])
 def test_a_turn_that_ends_while_the_disk_is_full_keeps_its_ending(
     tmp_path: Path, restart: str
@@ -214,7 +210,7 @@ def test_a_turn_that_ends_while_the_disk_is_full_keeps_its_ending(
         assert server.call("list_sessions")["sessions"][0]["session_id"] == session["session_id"]
         other = server.call("create_session", name="after", root_path=str(world.project))
         assert wait_until(lambda: turn_rows(world) == {turn_id: "completed"}, timeout=5)
-        done = agent_of(server.call("get_session_status", session_id=session["session_id"]))
+        done = agent_status(server, session["session_id"])
         assert done["state"] == "idle" and done["current_turn"] is None
         assert (done["last_reply"]["turn_id"], done["last_reply"]["reply"]) == (
             turn_id,
@@ -233,9 +229,9 @@ def test_a_turn_that_ends_while_the_disk_is_full_keeps_its_ending(
 
     restarted = started(world)
     try:
-        status = restarted.call("get_session_status", session_id=session["session_id"])
-        last = agent_of(status)["last_reply"]
-        assert agent_of(status)["state"] == "idle"
+        agent = agent_status(restarted, session["session_id"])
+        last = agent["last_reply"]
+        assert agent["state"] == "idle"
         assert (last["turn_id"], last["status"], last["reply"]) == (
             turn_id,
             "completed",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import signal
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -30,17 +31,14 @@ from tests.faults.kit import (
     no_agent_processes,
     started,
     store_is_intact,
+    tool_call,
     turn_rows,
+    wait_idle,
 )
 from tests.harness import World, read_pid, wait_gone
 
 GRACE = 2.0  # kill_grace_seconds in the fault worlds
 SHUTDOWN_TEXT = "cancelled: the orch server shut down while this turn ran"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    return fault_world(tmp_path)
 
 
 def three_running_turns(server: Server, world: World) -> list[int]:
@@ -61,17 +59,12 @@ def three_running_turns(server: Server, world: World) -> list[int]:
     pids += [read_pid(world.fake_state / "pid"), read_pid(world.fake_state / "grandchild.pid")]
     for ident, agent in zip((901, 902), agents[1:], strict=True):
         (world.fake_state / "pid").unlink()
-        server.send(send_request(ident, agent, "#hang\n#pidfile", wait=120))
+        arguments = {"agent_id": agent, "message": "#hang\n#pidfile", "wait_seconds": 120}
+        server.send(tool_call(ident, "send_message_to_agent", arguments))
         pids.append(read_pid(world.fake_state / "pid"))
     running = server.call("list_sessions")["sessions"][0]["agents_running"]
     assert running == 3
     return pids
-
-
-def send_request(ident: int, agent_id: str, message: str, *, wait: float) -> dict[str, Any]:
-    arguments = {"agent_id": agent_id, "message": message, "wait_seconds": wait}
-    params = {"name": "send_message_to_agent", "arguments": arguments}
-    return {"jsonrpc": "2.0", "id": ident, "method": "tools/call", "params": params}
 
 
 def assert_stopped_cleanly(world: World, pids: list[int]) -> None:
@@ -79,8 +72,7 @@ def assert_stopped_cleanly(world: World, pids: list[int]) -> None:
     assert wait_gone(pids, timeout=0.5) == []
     assert no_agent_processes(world, timeout=0.5) == []
     assert sorted(turn_rows(world).values()) == ["cancelled"] * 3
-    errors = audit_kit.records(world)
-    last = errors[-1]
+    last = audit_kit.records(world)[-1]
     assert last["kind"] == "server.stop"
     code, output = audit_kit.verify(world)
     assert code == 0, output
@@ -92,8 +84,6 @@ def assert_stopped_cleanly(world: World, pids: list[int]) -> None:
 
 
 def turn_errors(world: World) -> list[str]:
-    import sqlite3
-
     with sqlite3.connect(f"file:{world.data / 'orch.db'}?mode=ro", uri=True) as db:
         return [error for (error,) in db.execute("SELECT error FROM turns ORDER BY seq")]
 
@@ -142,17 +132,6 @@ def messages_until(server: Server, ident: int) -> list[dict[str, Any]]:
     return messages
 
 
-def idle_agent(server: Server, session_id: str, timeout: float = 5.0) -> dict[str, Any]:
-    """The session's one agent, once it is idle (its stopped turn just got recorded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        (agent,) = server.call("get_session_status", session_id=session_id)["agents"]
-        if agent["state"] == "idle" or time.monotonic() > deadline:
-            assert agent["state"] == "idle", agent
-            return dict(agent)
-        time.sleep(0.05)
-
-
 def cancel(server: Server, ident: int) -> None:
     params = {"requestId": ident, "reason": "the user pressed stop"}
     server.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params})
@@ -179,7 +158,7 @@ def test_a_client_cancelling_a_waiting_call_stops_its_turn(world: World, tool: s
         # The cancelled request gets no answer: nothing for 77 comes before the next one's.
         server.send({"jsonrpc": "2.0", "id": 78, "method": "ping"})
         assert [m.get("id") for m in messages_until(server, 78) if "id" in m] == [78]
-        worker = idle_agent(server, session["session_id"])
+        worker = wait_idle(server, session["session_id"], within=5.0)
         assert worker["current_turn"] is None
         last = worker["last_reply"]
         assert last["status"] == "cancelled"
@@ -222,14 +201,7 @@ def pour(server: Server) -> None:
     """``list_sessions`` calls every millisecond until the server stops reading."""
     for ident in range(1000, 1500):
         try:
-            server.send(
-                {
-                    "jsonrpc": "2.0",
-                    "id": ident,
-                    "method": "tools/call",
-                    "params": {"name": "list_sessions", "arguments": {}},
-                }
-            )
+            server.send(tool_call(ident, "list_sessions", {}))
         except (BrokenPipeError, ValueError):
             return
         time.sleep(0.001)
